@@ -1,0 +1,39 @@
+# Two entry points: `make demo` and `make test`. Both create .venv with python3.12 if it is missing.
+PYTHON ?= python3.12
+VENV := .venv
+BIN := $(VENV)/bin
+# PyTensor's compile cache lives inside the repo (git-ignored) unless the user set PYTENSOR_FLAGS.
+export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.pytensor_cache
+
+.PHONY: demo test lint bench clean venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/mlrbayes demo --out reports/demo
+
+# pytest exits 5 when it collects no tests; treat that as a failure message, not silence.
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check mlrbayes tests benchmarks
+	$(BIN)/ruff format --check mlrbayes tests benchmarks
+	$(BIN)/python -m pytest -q -ra; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check mlrbayes tests benchmarks
+	$(BIN)/ruff format --check mlrbayes tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytensor_cache .pytest_cache
