@@ -152,7 +152,7 @@ def test_forest():
     np.testing.assert_allclose(widths, [0.2, 0.2])
     # intercept[1] has no SE: its bar has zero length
     seg_b = ax_b.containers[0].lines[2][0].get_segments()
-    assert sorted(abs(s[1][0] - s[0][0]) for s in seg_b) == pytest.approx([0.0, 0.2])
+    assert sorted(abs(s[1][0] - s[0][0]) for s in seg_b) == pytest.approx([0.0, 0.4])
     assert ax_c.get_xlabel() == "coef (data units)" and ax_s.get_xlabel() == "sigma (data units)"
     texts = [t.get_text() for t in ax_w.get_legend().get_texts()]
     assert texts == ["posterior 90% HDI", "posterior mean", "EM estimate ± 2 SE"]
