@@ -238,14 +238,14 @@ def _nan_se(k: int, p: int, fit_intercept: bool, sigma_setting: str) -> dict[str
     return out
 
 
-def _invert(info: np.ndarray) -> tuple[np.ndarray | None, str]:
+def _invert(info: np.ndarray, names: list[str]) -> tuple[np.ndarray | None, str]:
     """Inverse of a symmetric positive definite matrix, or ``(None, reason)``."""
     if not np.all(np.isfinite(info)):
         return None, "it has infinite or undefined entries (a weight or a sigma is 0)"
     diag = np.diag(info)
     if np.any(diag <= 0):
         bad = int(np.argmin(diag))
-        return None, f"its diagonal entry {bad} is {diag[bad]:.3g} <= 0"
+        return None, f"its diagonal entry for {names[bad]} is {diag[bad]:.3g} <= 0"
     scale = 1.0 / np.sqrt(diag)
     corr = info * scale[:, None] * scale[None, :]
     corr = 0.5 * (corr + corr.T)
@@ -338,7 +338,7 @@ def standard_errors(
     names = free_param_names(
         k, feature_names, fit_intercept=fit_intercept, sigma_setting=sigma_setting
     )
-    cov, reason = _invert(info)
+    cov, reason = _invert(info, names)
     if cov is None:
         warnings.warn(
             f"the observed information matrix is singular or not positive definite ({reason}); "

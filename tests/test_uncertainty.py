@@ -1,0 +1,198 @@
+"""Louis (1982) observed information against finite differences and closed forms."""
+
+import numpy as np
+import pytest
+
+from mlrbayes import simulate
+from mlrbayes.likelihood import mixture_loglik
+from mlrbayes.uncertainty import (
+    SingularInformationWarning,
+    free_param_names,
+    observed_information,
+    standard_errors,
+)
+
+SETTINGS = [(fi, ss) for fi in (True, False) for ss in ("known", "shared", "component")]
+
+
+# ------------------------------------------------------------------------ independent reference
+def _pack(w, b, c, s, fit_intercept, sigma_setting):
+    """Free-parameter vector in the documented order."""
+    parts = [np.asarray(w)[:-1]]
+    if fit_intercept:
+        parts.append(b)
+    parts.append(np.ravel(c))
+    if sigma_setting != "known":
+        parts.append(np.atleast_1d(s))
+    return np.concatenate(parts).astype(float)
+
+
+def _unpack(theta, k, p, fit_intercept, sigma_setting, sigma_known):
+    """Batched inverse of _pack: theta of shape (m, d) -> parameters with a leading (m,)."""
+    m = theta.shape[0]
+    w = np.concatenate([theta[:, : k - 1], 1 - theta[:, : k - 1].sum(1, keepdims=True)], 1)
+    pos = k - 1
+    if fit_intercept:
+        b = theta[:, pos : pos + k]
+        pos += k
+    else:
+        b = np.zeros((m, k))
+    c = theta[:, pos : pos + k * p].reshape(m, k, p)
+    pos += k * p
+    if sigma_setting == "shared":
+        s = theta[:, pos : pos + 1]
+    elif sigma_setting == "component":
+        s = theta[:, pos : pos + k]
+    else:
+        s = np.broadcast_to(np.asarray(sigma_known, dtype=float), (m, k))
+    return w, b, c, s
+
+
+def _fd_hessian(X, y, theta, k, p, fit_intercept, sigma_setting, sigma_known):
+    """Central-difference Hessian of the marginal log-likelihood (4-point stencil)."""
+    d = theta.size
+    h = 1e-4 * np.maximum(1.0, np.abs(theta))
+    E = np.diag(h)
+    signs = [(1, 1), (1, -1), (-1, 1), (-1, -1)]
+    pts = np.array(
+        [theta + sa * E[a] + sb * E[b] for a in range(d) for b in range(d) for sa, sb in signs]
+    )
+    f = mixture_loglik(X, y, *_unpack(pts, k, p, fit_intercept, sigma_setting, sigma_known))
+    v = np.asarray(f).reshape(d, d, 4)
+    return (v[..., 0] - v[..., 1] - v[..., 2] + v[..., 3]) / (4 * np.outer(h, h))
+
+
+def _data(k, fit_intercept, random_state):
+    w = np.array([0.3, 0.7]) if k == 2 else np.array([0.25, 0.35, 0.4])
+    b = np.array([0.0, 4.0, -4.0][:k]) if fit_intercept else np.zeros(k)
+    c = np.array([[1.5, 0.5], [-1.0, 0.2], [0.3, -1.2]][:k])
+    s = np.array([0.6, 0.9, 0.5][:k])
+    X, y, _ = simulate(300, w, b, c, s, random_state=random_state)
+    return X, y, w, b, c, s
+
+
+# ------------------------------------------------------------------------ the information matrix
+@pytest.mark.parametrize(("fit_intercept", "sigma_setting"), SETTINGS)
+@pytest.mark.parametrize("k", [2, 3])
+def test_information_equals_minus_fd_hessian_anywhere(k, fit_intercept, sigma_setting):
+    """Louis' identity holds at every parameter value, not only at the maximum."""
+    X, y, w, b, c, s = _data(k, fit_intercept, random_state=10 + k)
+    # a point away from the truth and from the MLE
+    w = (w + 0.05) / (w + 0.05).sum()
+    b = b + 0.2 if fit_intercept else b
+    c = c * 0.9
+    s = {"known": 0.8, "shared": 0.8, "component": s * 1.1}[sigma_setting]
+    info = observed_information(
+        X, y, w, b, c, s, fit_intercept=fit_intercept, sigma_setting=sigma_setting
+    )
+    theta = _pack(w, b, c, s, fit_intercept, sigma_setting)
+    H = _fd_hessian(X, y, theta, k, 2, fit_intercept, sigma_setting, s)
+    assert info.shape == H.shape == (theta.size, theta.size)
+    np.testing.assert_allclose(info, -H, rtol=0, atol=1e-5 * np.abs(H).max())
+    np.testing.assert_allclose(info, info.T, rtol=1e-12, atol=1e-9)
+
+
+def test_chunked_accumulation_matches_one_block(monkeypatch):
+    import mlrbayes.uncertainty as U
+
+    X, y, w, b, c, s = _data(3, True, random_state=4)
+    full = observed_information(X, y, w, b, c, s, sigma_setting="component")
+    monkeypatch.setattr(U, "_CHUNK", 7)
+    chunked = observed_information(X, y, w, b, c, s, sigma_setting="component")
+    np.testing.assert_allclose(chunked, full, rtol=1e-11, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- closed forms, K = 1
+def test_single_component_known_sigma_is_ols():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 2))
+    y = 1.0 + X @ [2.0, -1.0] + 0.5 * rng.normal(size=80)
+    Z = np.column_stack([np.ones(80), X])
+    beta = np.linalg.lstsq(Z, y, rcond=None)[0]
+    cov, names, se = standard_errors(
+        X, y, [1.0], beta[:1], beta[None, 1:], 0.5, feature_names=["a", "b"]
+    )
+    assert names == ["intercept[0]", "coef[0,a]", "coef[0,b]"]
+    ols_cov = 0.25 * np.linalg.inv(Z.T @ Z)
+    np.testing.assert_allclose(cov, ols_cov, rtol=1e-10)
+    np.testing.assert_allclose(se["intercept"], np.sqrt(ols_cov[0, 0]), rtol=1e-10)
+    np.testing.assert_allclose(se["coef"][0], np.sqrt(np.diag(ols_cov)[1:]), rtol=1e-10)
+    np.testing.assert_array_equal(se["weights"], [0.0])
+    assert "sigma" not in se
+
+
+def test_single_component_shared_sigma_closed_form():
+    """At the Gaussian MLE the sigma SE is sigma / sqrt(2 n), independent of the slopes."""
+    rng = np.random.default_rng(2)
+    n = 120
+    X = rng.normal(size=(n, 1))
+    y = -2.0 + 3.0 * X[:, 0] + 1.5 * rng.normal(size=n)
+    Z = np.column_stack([np.ones(n), X])
+    beta = np.linalg.lstsq(Z, y, rcond=None)[0]
+    sig = np.sqrt(np.mean((y - Z @ beta) ** 2))
+    cov, _, se = standard_errors(X, y, [1.0], beta[:1], beta[None, 1:], sig, sigma_setting="shared")
+    assert se["sigma"] == pytest.approx(sig / np.sqrt(2 * n), rel=1e-10)
+    np.testing.assert_allclose(cov[:2, :2], sig**2 * np.linalg.inv(Z.T @ Z), rtol=1e-10)
+    np.testing.assert_allclose(cov[:2, 2], 0.0, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- the returned pieces
+def test_names_and_delta_method_for_last_weight():
+    X, y, w, b, c, s = _data(3, True, random_state=5)
+    cov, names, se = standard_errors(
+        X, y, w, b, c, s, sigma_setting="component", feature_names=["u", "v"]
+    )
+    assert names == free_param_names(3, ["u", "v"], sigma_setting="component")
+    assert names[:3] == ["weights[0]", "weights[1]", "intercept[0]"]
+    assert names[-3:] == ["sigma[0]", "sigma[1]", "sigma[2]"]
+    assert cov.shape == (len(names), len(names))
+    assert se["weights"][2] == pytest.approx(np.sqrt(cov[:2, :2].sum()), rel=1e-12)
+    np.testing.assert_allclose(se["weights"][:2], np.sqrt(np.diag(cov)[:2]), rtol=1e-12)
+    assert se["coef"].shape == (3, 2)
+    assert se["sigma"].shape == (3,)
+    assert np.all(np.isfinite(se["coef"]))
+
+
+def test_no_intercept_key_without_intercept():
+    X, y, w, b, c, _ = _data(2, False, random_state=6)
+    _, names, se = standard_errors(X, y, w, b, c, 0.7, fit_intercept=False, sigma_setting="shared")
+    assert "intercept" not in se
+    assert not any(n.startswith("intercept") for n in names)
+    assert isinstance(se["sigma"], float)
+
+
+def test_emptied_component_warns_and_gives_nan():
+    X, y, _, b, c, _ = _data(2, True, random_state=7)
+    with pytest.warns(SingularInformationWarning, match="infinite or undefined"):
+        cov, names, se = standard_errors(X, y, [1.0, 0.0], b, c, 0.7, sigma_setting="shared")
+    assert cov is None
+    assert len(names) == 1 + 2 + 4 + 1
+    assert np.all(np.isnan(se["coef"])) and np.isnan(se["sigma"])
+    assert np.all(np.isnan(se["weights"]))
+
+
+def test_identical_components_are_singular():
+    """Two copies of the single-line MLE: the split between their weights is not identified."""
+    X, y, *_ = _data(2, True, random_state=8)
+    Z = np.column_stack([np.ones(len(y)), X])
+    beta = np.linalg.lstsq(Z, y, rcond=None)[0]
+    sig = np.sqrt(np.mean((y - Z @ beta) ** 2))
+    with pytest.warns(SingularInformationWarning, match="singular or not positive definite"):
+        cov, _, se = standard_errors(
+            X, y, [0.5, 0.5], [beta[0]] * 2, [beta[1:]] * 2, sig, sigma_setting="shared"
+        )
+    assert cov is None and np.all(np.isnan(se["intercept"]))
+
+
+def test_bad_arguments_name_the_value():
+    X, y, w, b, c, s = _data(2, True, random_state=9)
+    with pytest.raises(ValueError, match="sigma_setting='fixed'"):
+        standard_errors(X, y, w, b, c, s, sigma_setting="fixed")
+    with pytest.raises(ValueError, match="feature_names has 1 entries"):
+        standard_errors(X, y, w, b, c, s, feature_names=["a"])
+    with pytest.raises(ValueError, match="coef has 3 columns"):
+        standard_errors(X, y, w, b, np.ones((2, 3)), s)
+    with pytest.raises(ValueError, match="fit_intercept=False"):
+        standard_errors(X, y, w, [1.0, 2.0], c, s, fit_intercept=False)
+    with pytest.raises(ValueError, match="single sigma"):
+        standard_errors(X, y, w, b, c, [1.0, 2.0], sigma_setting="shared")
