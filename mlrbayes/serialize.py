@@ -51,6 +51,7 @@ FORMAT = "mlrbayes.em"
 VERSION = 1
 
 _PARAMS = ("weights", "intercept", "coef", "sigma")
+_START_FIELDS = frozenset(f.name for f in dataclasses.fields(StartResult))
 
 
 # ----------------------------------------------------------------------------- to plain types
@@ -73,6 +74,29 @@ def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     raise TypeError(f"cannot convert {type(value).__name__} value {value!r} to JSON.")
+
+
+_START_KEYS = frozenset(
+    ("start", "init", "loglik", "n_iter", "converged", "degenerate", "optimum", *_PARAMS)
+)
+
+
+def _extra_fields(obj: Any, known: frozenset[str]) -> dict[str, Any]:
+    """Dataclass fields of ``obj`` not in ``known`` (e.g. a start's trace and notes)."""
+    return {
+        f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name not in known
+    }
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Undo the list conversion of extra fields: traces to arrays, notes to tuples."""
+    if value is None:
+        return None
+    if name.endswith("trace"):
+        return np.asarray(value, dtype=float)
+    if name == "notes":
+        return tuple(str(v) for v in value)
+    return value
 
 
 def _params(obj: Any) -> dict[str, Any]:
@@ -136,17 +160,14 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
                 "converged": bool(s.converged),
                 "degenerate": bool(s.degenerate),
                 "optimum": int(s.optimum),
+                **_extra_fields(s, _START_KEYS),
             }
             for s in result.starts
         ],
         columns={"y": str(result.target_name), "x": [str(f) for f in result.feature_names]},
     )
     known = set(out) | {"responsibilities", "optima", "feature_names", "target_name"}
-    extra = {
-        f.name: _plain(getattr(result, f.name))
-        for f in dataclasses.fields(result)
-        if f.name not in known
-    }
+    extra = _extra_fields(result, frozenset(known))
     if extra:
         out["extra"] = extra
     if include_responsibilities:
@@ -255,6 +276,11 @@ def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
             converged=bool(_need(s, "converged", "a start")),
             degenerate=bool(_need(s, "degenerate", "a start")),
             optimum=int(s.get("optimum", -1)),
+            **{
+                key: _coerce(key, value)
+                for key, value in s.items()
+                if key in _START_FIELDS and key not in _START_KEYS
+            },
         )
         for s in _need(d, "starts")
     )
@@ -291,5 +317,5 @@ def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
     names = {f.name for f in dataclasses.fields(EMResult)}
     for key, value in d.get("extra", {}).items():
         if key in names:
-            kwargs[key] = value
+            kwargs[key] = _coerce(key, value)
     return EMResult(**{key: value for key, value in kwargs.items() if key in names})
