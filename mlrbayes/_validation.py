@@ -66,7 +66,7 @@ def check_X(X: Any, *, name: str = "X") -> tuple[np.ndarray, list[str]]:
     if not np.all(np.isfinite(arr)):
         i, j = _first_bad(arr)
         raise ValueError(
-            f"{name} contains a non-finite value ({arr[i, j]!r}) at row {i}, column "
+            f"{name} contains a non-finite value ({float(arr[i, j])!r}) at row {i}, column "
             f"'{names[j]}'. Remove or impute missing and infinite values before fitting."
         )
     return np.ascontiguousarray(arr), names
@@ -86,7 +86,13 @@ def check_y(y: Any, *, name: str = "y") -> tuple[np.ndarray, str]:
             y = y.iloc[:, 0]
         elif y.name is not None:
             yname = str(y.name)
-        arr = y.to_numpy(dtype=float)
+        try:
+            arr = y.to_numpy(dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name} ('{yname}', dtype {y.dtype}) could not be converted to numbers ({exc}); "
+                "pass a numeric response."
+            ) from exc
     else:
         try:
             arr = np.asarray(y, dtype=float)
@@ -104,7 +110,7 @@ def check_y(y: Any, *, name: str = "y") -> tuple[np.ndarray, str]:
     if not np.all(np.isfinite(arr)):
         (i,) = _first_bad(arr)
         raise ValueError(
-            f"{name} contains a non-finite value ({arr[i]!r}) at row {i}. Remove or impute "
+            f"{name} contains a non-finite value ({float(arr[i])!r}) at row {i}. Remove or impute "
             "missing and infinite values before fitting."
         )
     return np.ascontiguousarray(arr), yname
@@ -160,7 +166,17 @@ def check_sigma(sigma: Any, n_components: int | None = None) -> float | str | np
         return sigma
     if isinstance(sigma, bool) or sigma is None:
         raise TypeError(f"sigma must be a positive number, 'shared' or 'component'; got {sigma!r}.")
-    arr = np.asarray(sigma, dtype=float) if not isinstance(sigma, numbers.Real) else None
+    try:
+        arr = np.asarray(sigma, dtype=float) if not isinstance(sigma, numbers.Real) else None
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"sigma must be a positive number, 'shared' or 'component'; got {sigma!r}."
+        ) from exc
+    if arr is not None and arr.ndim > 1:
+        raise ValueError(
+            f"sigma must be a number or a 1-d array of one sd per component; got an array of "
+            f"shape {arr.shape}."
+        )
     if arr is not None and arr.ndim == 1:
         if n_components is not None and arr.shape[0] != n_components:
             raise ValueError(
