@@ -275,6 +275,173 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 COMMANDS.append(_add_fit)
 
 
+# ----------------------------------------------------------------------------- simulate
+_SIMULATE_EXAMPLES = """\
+examples:
+  mlrbayes simulate --out data.csv                        # two well-separated lines, n=200
+  mlrbayes simulate --out sw.csv --preset switching --seed 3
+  mlrbayes simulate --out clouds.csv --preset four-clouds
+  mlrbayes simulate --out my.csv -n 300 --weights 0.3 0.7 --intercept 0 4 --coef 1 -1 \\
+      --sigma 0.5
+  mlrbayes simulate --out two.csv --weights 0.5 0.5 --intercept 0 3 --coef "1,2;-1,0"
+
+Writes a CSV with the predictors (x, or x1..xp) and the response y, and beside it
+<name>.truth.json with the true parameters and every row's true component. Presets:
+  separated    K=2, y = 0 + 1.5x and y = 4 - 1.5x, weights 0.4/0.6, sigma 0.4, x ~ U(-3, 3)
+  switching    K=3 parallel lines 1.2 apart, equal weights, sigma 0.5: overlapping
+               components, so chains end up in different labellings; relabelling sorts them out
+  four-clouds  K=2, x = -1 or +1, y = +-1 + N(0, 0.25^2): two equally good explanations
+               (two flat lines, or the two diagonals y = x and y = -x)
+--weights/--intercept/--coef/--sigma override the preset; give K values each. With several
+predictors, --coef is one quoted string: components separated by ';', slopes by ','.
+"""
+
+SIMULATE_PRESETS: dict[str, dict[str, Any]] = {
+    "separated": {
+        "weights": [0.4, 0.6],
+        "intercept": [0.0, 4.0],
+        "coef": [[1.5], [-1.5]],
+        "sigma": 0.4,
+    },
+    "switching": {
+        "weights": [1 / 3, 1 / 3, 1 / 3],
+        "intercept": [-1.2, 0.0, 1.2],
+        "coef": [[0.5], [0.5], [0.5]],
+        "sigma": 0.5,
+    },
+    "four-clouds": {
+        "weights": [0.5, 0.5],
+        "intercept": [1.0, -1.0],
+        "coef": [[0.0], [0.0]],
+        "sigma": 0.25,
+        "x_values": [-1.0, 1.0],
+    },
+}
+
+
+def _floats(values: Sequence[str] | None, flag: str) -> list[float] | None:
+    if values is None:
+        return None
+    out = []
+    for v in values:
+        try:
+            out.append(float(v))
+        except ValueError:
+            raise CLIError(f"{flag} {v!r} is not a number.") from None
+    return out
+
+
+def _coef_option(values: Sequence[str] | None) -> list[list[float]] | None:
+    if values is None:
+        return None
+    pieces = [q for v in values for q in v.split(";") if q.strip()]
+    rows = [_floats(q.split(","), "--coef") for q in pieces]
+    if len({len(r) for r in rows}) != 1:
+        raise CLIError(
+            f"--coef {' '.join(values)!r}: every component needs the same number of slopes "
+            "(components separated by ';', slopes by ',', e.g. --coef \"1,2;-1,0\")."
+        )
+    return rows
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="write a CSV drawn from a mixture of regressions with a known truth",
+        description="Draw data from a mixture of linear regressions and write it as CSV, with "
+        "the true parameters in a JSON file beside it.",
+        epilog=_SIMULATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", required=True, metavar="DATA.csv", help="CSV file to write")
+    p.add_argument(
+        "--preset",
+        default="separated",
+        choices=sorted(SIMULATE_PRESETS),
+        help="starting truth (default: separated)",
+    )
+    p.add_argument("-n", "--n", default="200", metavar="N", help="observations (default 200)")
+    p.add_argument("--weights", nargs="+", metavar="W", help="K mixing weights summing to 1")
+    p.add_argument("--intercept", nargs="+", metavar="B", help="K intercepts")
+    p.add_argument("--coef", nargs="+", metavar="C", help='K slopes (for p > 1: "c11,c12;c21,c22")')
+    p.add_argument("--sigma", default=None, metavar="S", help="noise sd, one or K values")
+    p.add_argument("--seed", default="0", metavar="S", help="random seed (default 0)")
+    p.set_defaults(func=_cmd_simulate)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from .simulate import simulate
+
+    truth = dict(SIMULATE_PRESETS[args.preset])
+    n = _int_option(args.n, "-n", 1)
+    seed = _int_option(args.seed, "--seed", 0)
+    for key, value in (
+        ("weights", _floats(args.weights, "--weights")),
+        ("intercept", _floats(args.intercept, "--intercept")),
+        ("coef", _coef_option(args.coef)),
+    ):
+        if value is not None:
+            truth[key] = value
+    if args.sigma is not None:
+        sig = _floats(args.sigma.split(","), "--sigma")
+        truth["sigma"] = sig[0] if len(sig) == 1 else sig
+    k = len(truth["weights"])
+    for key in ("intercept", "coef"):
+        if len(truth[key]) != k:
+            raise CLIError(
+                f"--{key} has {len(truth[key])} values but there are {k} weights; give one per "
+                "component."
+            )
+    if not isinstance(truth["sigma"], float) and len(truth["sigma"]) not in (1, k):
+        raise CLIError(f"--sigma needs 1 or {k} values; got {len(truth['sigma'])}.")
+    coef = np.asarray(truth["coef"], dtype=float)
+    X = None
+    x_values = truth.pop("x_values", None)
+    if x_values is not None and coef.shape[1] == 1:
+        X = np.resize(np.asarray(x_values, dtype=float), n)[:, None]
+    X, y, labels = simulate(
+        n,
+        truth["weights"],
+        truth["intercept"],
+        coef,
+        truth["sigma"],
+        X=X,
+        random_state=seed,
+    )
+    p = X.shape[1]
+    cols = ["x"] if p == 1 else [f"x{j + 1}" for j in range(p)]
+    df = pd.DataFrame(X, columns=cols)
+    df["y"] = y
+    out = Path(args.out)
+    if out.suffix.lower() != ".csv":
+        raise CLIError(f"--out {args.out!r} must end in .csv.")
+    truth_path = out.with_name(out.stem + ".truth.json")
+    payload = {
+        "preset": args.preset,
+        "n": int(n),
+        "seed": seed,
+        "columns": {"y": "y", "x": cols},
+        "weights": [float(v) for v in truth["weights"]],
+        "intercept": [float(v) for v in truth["intercept"]],
+        "coef": coef.tolist(),
+        "sigma": truth["sigma"],
+        "labels": labels.tolist(),
+    }
+    with atomic_path(out, ".csv") as tmp:
+        df.to_csv(tmp, index=False)
+    write_json_atomic(truth_path, payload)
+    counts = np.bincount(labels, minlength=k).tolist()
+    print(f"wrote {out} ({n} rows, columns {[*cols, 'y']}; rows per component {counts})")
+    print(f"wrote {truth_path} (true parameters and labels)")
+    return 0
+
+
+COMMANDS.append(_add_simulate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlrbayes",
