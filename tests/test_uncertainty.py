@@ -196,3 +196,66 @@ def test_bad_arguments_name_the_value():
         standard_errors(X, y, w, [1.0, 2.0], c, s, fit_intercept=False)
     with pytest.raises(ValueError, match="single sigma"):
         standard_errors(X, y, w, b, c, [1.0, 2.0], sigma_setting="shared")
+
+
+# ----------------------------------------------------------------------------- at the EM estimate
+@pytest.mark.parametrize(("fit_intercept", "sigma_setting"), SETTINGS)
+def test_standard_errors_at_fit_em_mle_match_fd_hessian(fit_intercept, sigma_setting):
+    from mlrbayes.em import fit_em
+
+    b = [0.0, 4.0] if fit_intercept else [0.0, 0.0]
+    c = [[1.5, 0.5], [-1.0, 0.2]]
+    s = [0.6, 0.9] if sigma_setting == "component" else 0.7
+    X, y, _ = simulate(400, [0.35, 0.65], b, c, s, random_state=21)
+    sigma_arg = 0.7 if sigma_setting == "known" else sigma_setting
+    res = fit_em(
+        X, y, 2, sigma=sigma_arg, fit_intercept=fit_intercept, n_init=3, tol=1e-12, random_state=0
+    )
+    assert res.converged and not res.degenerate
+    theta = _pack(res.weights, res.intercept, res.coef, res.sigma, fit_intercept, sigma_setting)
+    H = _fd_hessian(X, y, theta, 2, 2, fit_intercept, sigma_setting, 0.7)
+    fd_cov = np.linalg.inv(-H)
+    assert res.covariance is not None
+    np.testing.assert_allclose(res.covariance, fd_cov, rtol=1e-3, atol=1e-3 * np.abs(fd_cov).max())
+    fd_se = np.sqrt(np.diag(fd_cov))
+    cov, names, se = standard_errors(
+        X,
+        y,
+        res.weights,
+        res.intercept,
+        res.coef,
+        res.sigma,
+        fit_intercept=fit_intercept,
+        sigma_setting=sigma_setting,
+    )
+    assert names == res.se_names
+    np.testing.assert_allclose(np.sqrt(np.diag(cov)), fd_se, rtol=1e-3)
+    coef_idx = [names.index(f"coef[{k},x{f}]") for k in range(2) for f in range(2)]
+    np.testing.assert_allclose(se["coef"].ravel(), fd_se[coef_idx], rtol=1e-3)
+    if sigma_setting != "known":
+        sig_idx = [i for i, name in enumerate(names) if name.startswith("sigma")]
+        np.testing.assert_allclose(np.atleast_1d(se["sigma"]), fd_se[sig_idx], rtol=1e-3)
+    # a maximum: the finite-difference curvature is negative definite
+    assert np.all(np.linalg.eigvalsh(-H) > 0)
+
+
+def test_standard_errors_match_parametric_bootstrap_spread():
+    """Sanity check of scale: SEs vs the sd of EM estimates over 120 simulated data sets."""
+    from mlrbayes.em import fit_em
+
+    w, b, c, s = [0.4, 0.6], [0.0, 3.0], [[1.0], [-1.0]], 0.6
+    X, y, _ = simulate(250, w, b, c, s, random_state=30)
+    res = fit_em(X, y, 2, sigma="shared", n_init=2, random_state=0)
+    order = np.argsort(res.intercept)
+    est = []
+    rng = np.random.default_rng(31)
+    for _ in range(120):
+        yb, _ = res.sample(X, random_state=rng)
+        rb = fit_em(X, yb, 2, sigma="shared", n_init=2, random_state=rng)
+        o = np.argsort(rb.intercept)
+        est.append(np.r_[rb.weights[o], rb.intercept[o], rb.coef[o, 0], rb.sigma])
+    spread = np.std(est, axis=0, ddof=1)
+    se = res.standard_errors
+    louis = np.r_[se["weights"][order], se["intercept"][order], se["coef"][order, 0], se["sigma"]]
+    # 120 replicates estimate an sd to about 7 %; allow 25 %
+    np.testing.assert_allclose(spread, louis, rtol=0.25)
