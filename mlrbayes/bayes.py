@@ -1,0 +1,978 @@
+r"""The Bayesian twin of the EM fit: a PyMC model with the labels marginalised out.
+
+This is the only module of mlrbayes that imports PyMC, PyTensor, numba and nutpie.
+
+Model
+-----
+For observation :math:`i` with predictors :math:`x_i \in \mathbb{R}^p`,
+
+.. math::
+
+    y_i \mid \pi, b, c, \sigma \sim \sum_{k=1}^K \pi_k\,
+        \mathcal{N}\!\left(b_k + c_k^\top x_i,\ \sigma_k^2\right),
+
+the same likelihood as :mod:`mlrbayes.likelihood` and the EM fit, with the component labels
+summed out (as ``pm.NormalMixture`` would). Default priors are weakly informative and scaled to
+the data, with :math:`s_y` the sd of ``y``, :math:`\bar y` its mean, and :math:`\bar x_j, s_j`
+the mean and sd of predictor :math:`j`:
+
+* ``weights`` :math:`\pi \sim \mathrm{Dirichlet}(1, \dots, 1)` (uniform on the simplex);
+* ``intercept`` :math:`b_k \sim \mathcal{N}(\bar y,\ 5 s_y (1 + \sum_j |\bar x_j| / s_j))`
+  (wide enough for lines whose value at the data is within a few :math:`s_y` of :math:`\bar y`);
+* ``coef`` :math:`c_{kj} \sim \mathcal{N}(0,\ 5 s_y / s_j)` (a slope may move ``y`` by five
+  sds per sd of ``x``);
+* ``sigma`` (when estimated) :math:`\sigma \sim \mathrm{HalfNormal}(s_y)`, one shared or one per
+  component.
+
+The likelihood term is one PyTensor Op (``_MixRegLogp``) that computes the log-likelihood and
+its gradient in a single numba pass over the data: for responsibilities :math:`\gamma_{ik}` and
+residuals :math:`r_{ik} = y_i - b_k - c_k^\top x_i`,
+
+.. math::
+
+    \partial_{b_k} = \sum_i \gamma_{ik} r_{ik} / \sigma_k^2,\quad
+    \partial_{c_k} = \sum_i \gamma_{ik} r_{ik} x_i / \sigma_k^2,\quad
+    \partial_{\pi_k} = \sum_i \gamma_{ik} / \pi_k,\quad
+    \partial_{\sigma_k} = \sum_i \gamma_{ik} (r_{ik}^2/\sigma_k^2 - 1) / \sigma_k .
+
+The gradient costs about as much as the log-likelihood itself, where the generic graph of
+``pm.NormalMixture`` evaluates several (n, K) temporaries for the value and again for the
+gradient. ``benchmarks/bench_mcmc.py`` measures the difference.
+
+Posterior layout
+----------------
+:func:`sample_posterior` returns an ArviZ 1.x ``DataTree`` with groups ``posterior``,
+``sample_stats``, ``observed_data`` (``y``, dim ``obs``), ``constant_data`` (``X`` with dims
+``(obs, feature)``, and ``sigma`` when it is known) and, unless switched off, ``log_likelihood``
+(``y``, dims ``(chain, draw, obs)``). Posterior variables: ``weights`` (chain, draw, component),
+``intercept`` (chain, draw, component; absent when ``fit_intercept=False`` and then treated as 0),
+``coef`` (chain, draw, component, feature), ``sigma`` (chain, draw) when shared or (chain, draw,
+component) per component (absent when known). ``posterior.attrs`` records ``sigma_setting``,
+``fit_intercept``, ``order_by``, ``sampler``, ``random_state``, ``n_components``, divergence
+counts and convergence figures.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import sys
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import likelihood as _lik
+from ._cache import configure_pytensor_cache
+from ._validation import (
+    check_choice,
+    check_n_components,
+    check_positive_float,
+    check_positive_int,
+    check_random_state,
+    check_sigma,
+    check_X,
+    check_X_y,
+)
+from .params import sigma_mode
+
+configure_pytensor_cache()
+
+import numba  # noqa: E402
+import pymc as pm  # noqa: E402
+import pytensor.tensor as pt  # noqa: E402
+import xarray as xr  # noqa: E402
+from pytensor.gradient import DisconnectedType, disconnected_type  # noqa: E402
+from pytensor.graph.basic import Apply  # noqa: E402
+from pytensor.graph.op import Op  # noqa: E402
+from pytensor.link.numba.dispatch.basic import (  # noqa: E402
+    numba_njit,
+    register_funcify_default_op_cache_key,
+)
+
+__all__ = [
+    "SAMPLERS",
+    "SamplingDiagnostics",
+    "SamplingWarning",
+    "build_model",
+    "load_posterior",
+    "posterior_responsibilities",
+    "sample_posterior",
+    "sampling_diagnostics",
+    "save_posterior",
+]
+
+#: Accepted values of ``sampler``.
+SAMPLERS = ("auto", "pymc", "nutpie")
+
+#: ``sampler="auto"`` uses nutpie from this many observations on (see :func:`sample_posterior`).
+AUTO_NUTPIE_MIN_N = 2000
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+class SamplingWarning(UserWarning):
+    """Divergent transitions or unconverged chains (R-hat above 1.01, low ESS)."""
+
+
+# ============================================================================ likelihood Op
+@numba.njit(cache=True, nogil=True)
+def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
+    """Marginal log-likelihood and its gradient in one pass over the data.
+
+    Shapes: X (n, p), y (n,), w/b/s (K,), c (K, p). Returns ``(loglik, d_w, d_b, d_c, d_s)``.
+    """
+    n, p = X.shape
+    k_ = w.shape[0]
+    lognorm = np.empty(k_)
+    inv_s2 = np.empty(k_)
+    for k in range(k_):
+        lognorm[k] = np.log(w[k]) - np.log(s[k]) - 0.5 * 1.8378770664093453
+        inv_s2[k] = 1.0 / (s[k] * s[k])
+    gw = np.zeros(k_)
+    gb = np.zeros(k_)
+    gc = np.zeros((k_, p))
+    gs = np.zeros(k_)
+    r = np.empty(k_)
+    lj = np.empty(k_)
+    total = 0.0
+    for i in range(n):
+        m = -np.inf
+        for k in range(k_):
+            mu = b[k]
+            for j in range(p):
+                mu += c[k, j] * X[i, j]
+            rk = y[i] - mu
+            r[k] = rk
+            v = lognorm[k] - 0.5 * rk * rk * inv_s2[k]
+            lj[k] = v
+            if v > m:
+                m = v
+        acc = 0.0
+        for k in range(k_):
+            e = np.exp(lj[k] - m)
+            lj[k] = e
+            acc += e
+        total += m + np.log(acc)
+        inv_acc = 1.0 / acc
+        for k in range(k_):
+            g = lj[k] * inv_acc
+            gw[k] += g
+            a = g * r[k] * inv_s2[k]
+            gb[k] += a
+            for j in range(p):
+                gc[k, j] += a * X[i, j]
+            gs[k] += g * (r[k] * r[k] * inv_s2[k] - 1.0)
+    for k in range(k_):
+        gw[k] /= w[k]
+        gs[k] /= s[k]
+    return total, gw, gb, gc, gs
+
+
+class _MixRegLogp(Op):
+    """``(X, y, weights, intercept, coef, sigma) -> (loglik, d_weights, d_intercept, d_coef,
+    d_sigma)`` with sigma of shape (K,).
+
+    Only the first output is meant to be used in a model; the others are its gradient, computed
+    in the same pass, and :meth:`pullback` reuses them, so a logp-and-gradient evaluation costs
+    one pass over the data.
+    """
+
+    __props__ = ()
+
+    def make_node(self, X, y, weights, intercept, coef, sigma):
+        ins = [pt.as_tensor_variable(v).astype("float64") for v in (X, y, weights, intercept)]
+        ins += [pt.as_tensor_variable(v).astype("float64") for v in (coef, sigma)]
+        outs = [pt.dscalar(), pt.dvector(), pt.dvector(), pt.dmatrix(), pt.dvector()]
+        return Apply(self, ins, outs)
+
+    def perform(self, node, inputs, output_storage):
+        res = _mixreg_logp_grad(*inputs)
+        output_storage[0][0] = np.asarray(res[0])
+        for out, val in zip(output_storage[1:], res[1:], strict=True):
+            out[0] = val
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [(), input_shapes[2], input_shapes[3], input_shapes[4], input_shapes[5]]
+
+    def connection_pattern(self, node):
+        return [[False] * 5, [False] * 5] + [[True] * 5 for _ in range(4)]
+
+    def pullback(self, inputs, outputs, cotangents):
+        g = cotangents[0]
+        if any(not isinstance(ct.type, DisconnectedType) for ct in cotangents[1:]):
+            raise NotImplementedError("second derivatives of the mixture log-likelihood")
+        return [disconnected_type(), disconnected_type()] + [g * o for o in outputs[1:]]
+
+
+_mixreg_logp = _MixRegLogp()
+
+
+@register_funcify_default_op_cache_key(_MixRegLogp)
+def _numba_funcify_mixreg(op, node=None, **kwargs):
+    kernel = _mixreg_logp_grad
+
+    @numba_njit
+    def mixreg_logp(X, y, w, b, c, s):
+        total, gw, gb, gc, gs = kernel(X, y, w, b, c, s)
+        return np.asarray(total), gw, gb, gc, gs
+
+    return mixreg_logp, 1
+
+
+def _mixture_logp_tensor(X, y, weights, intercept, coef, sigma_k):
+    """Scalar PyTensor expression of the marginal log-likelihood (custom Op)."""
+    return _mixreg_logp(X, y, weights, intercept, coef, sigma_k)[0]
+
+
+# ============================================================================ the model
+_PRIOR_KEYS = {
+    "weights": ("alpha",),
+    "intercept": ("mu", "sigma"),
+    "coef": ("mu", "sigma"),
+    "sigma": ("sigma",),
+}
+
+
+def default_priors(X, y) -> dict[str, dict[str, Any]]:
+    """The data-scaled default priors of :func:`build_model` (see the module docstring).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    dict
+        ``{"weights": {"alpha"}, "intercept": {"mu", "sigma"}, "coef": {"mu", "sigma"},
+        "sigma": {"sigma"}}``; ``coef`` entries have shape (n_features,).
+    """
+    Xa, ya, _, _ = check_X_y(X, y)
+    sy = float(np.std(ya))
+    if not sy > 0:
+        raise ValueError(
+            f"y is constant (every value is {ya[0]!r}); a mixture of regressions needs a "
+            "response that varies."
+        )
+    sx = np.std(Xa, axis=0)
+    sx = np.where(sx > 0, sx, 1.0)
+    xbar = np.mean(Xa, axis=0)
+    return {
+        "weights": {"alpha": 1.0},
+        "intercept": {
+            "mu": float(np.mean(ya)),
+            "sigma": 5.0 * sy * (1.0 + float(np.sum(np.abs(xbar) / sx))),
+        },
+        "coef": {"mu": 0.0, "sigma": 5.0 * sy / sx},
+        "sigma": {"sigma": sy},
+    }
+
+
+def _merge_priors(defaults: dict, priors: Mapping | None) -> dict:
+    if priors is None:
+        return defaults
+    if not isinstance(priors, Mapping):
+        raise TypeError(
+            "priors must be a dict like {'coef': {'sigma': 10.0}}; got "
+            f"{type(priors).__name__}."
+        )
+    out = {k: dict(v) for k, v in defaults.items()}
+    for name, spec in priors.items():
+        if name not in _PRIOR_KEYS:
+            raise ValueError(
+                f"priors has an unknown entry {name!r}; the parameters are {list(_PRIOR_KEYS)}."
+            )
+        if not isinstance(spec, Mapping):
+            raise TypeError(
+                f"priors[{name!r}] must be a dict of hyperparameters {_PRIOR_KEYS[name]}; got "
+                f"{spec!r}."
+            )
+        for key, value in spec.items():
+            if key not in _PRIOR_KEYS[name]:
+                raise ValueError(
+                    f"priors[{name!r}] has an unknown hyperparameter {key!r}; use "
+                    f"{list(_PRIOR_KEYS[name])}."
+                )
+            arr = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(arr)) or (key in ("sigma", "alpha") and np.any(arr <= 0)):
+                raise ValueError(
+                    f"priors[{name!r}][{key!r}] must be finite"
+                    + (" and positive" if key in ("sigma", "alpha") else "")
+                    + f"; got {value!r}."
+                )
+            out[name][key] = arr
+    return out
+
+
+def _check_order_by(order_by, fit_intercept: bool) -> str | None:
+    if order_by is None:
+        return None
+    if order_by != "intercept":
+        raise ValueError(
+            f"order_by={order_by!r} is not supported; use None (no ordering) or 'intercept'."
+        )
+    if not fit_intercept:
+        raise ValueError(
+            "order_by='intercept' needs fit_intercept=True; without an intercept use "
+            "order_by=None and relabel the draws afterwards (mlrbayes.relabel)."
+        )
+    return order_by
+
+
+def _spread_start(y: np.ndarray, k: int) -> np.ndarray:
+    """Strictly increasing starting intercepts at the (k + 0.5)/K quantiles of y."""
+    q = np.quantile(y, (np.arange(k) + 0.5) / k)
+    step = 1e-3 * max(float(np.std(y)), 1e-12)
+    return q + step * np.arange(k)  # strictly increasing even for tied quantiles
+
+
+def build_model(
+    X,
+    y,
+    n_components: int,
+    *,
+    sigma,
+    fit_intercept: bool = True,
+    priors: Mapping | None = None,
+    order_by: str | None = None,
+) -> pm.Model:
+    """PyMC model of the mixture of linear regressions with the labels marginalised out.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Predictors; DataFrame column names become the ``feature`` coordinate.
+    y : array-like of shape (n_samples,)
+    n_components : int
+        Number of components K.
+    sigma : float, array-like of shape (K,), "shared" or "component"
+        A positive number (or one per component): the noise sd is known and fixed (usually the
+        EM estimate). ``"shared"``: one sd estimated; ``"component"``: one per component.
+    fit_intercept : bool, default True
+        Without an intercept the component means are ``X @ coef_k`` and the model has no
+        ``intercept`` variable.
+    priors : dict, optional
+        Overrides of the default priors, e.g. ``{"coef": {"sigma": 10.0}, "weights":
+        {"alpha": 2.0}}``. Keys: ``weights`` (``alpha``: Dirichlet concentration, scalar or
+        (K,)), ``intercept`` (``mu``, ``sigma``), ``coef`` (``mu``, ``sigma``: scalars or
+        (n_features,)), ``sigma`` (``sigma``: HalfNormal scale). See :func:`default_priors`.
+    order_by : {None, "intercept"}, default None
+        ``"intercept"`` constrains ``intercept[0] < intercept[1] < ...`` (PyMC's ``ordered``
+        transform), which removes label switching when the components differ in intercept —
+        at the price of a posterior that is no longer the symmetric one: if two components have
+        similar intercepts the constraint truncates them and the posterior is distorted. The
+        default (no ordering) keeps the symmetric posterior; :mod:`mlrbayes.relabel` handles
+        label switching after sampling.
+
+    Returns
+    -------
+    pymc.Model
+        Coordinates ``component`` (0..K-1), ``feature`` (names), ``obs`` (0..n-1); data ``X``
+        (``pm.Data``, dims (obs, feature)); free variables ``weights``, ``intercept`` (when
+        fitted), ``coef`` and ``sigma`` (when estimated); the observed ``y`` whose log-density
+        is the marginal mixture log-likelihood (:func:`mlrbayes.likelihood.mixture_loglik`).
+
+    Examples
+    --------
+    >>> from mlrbayes import simulate
+    >>> X, y, _ = simulate(50, [0.5, 0.5], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=0)
+    >>> model = build_model(X, y, 2, sigma=0.5)
+    >>> sorted(model.named_vars)
+    ['X', 'coef', 'intercept', 'weights', 'y']
+    """
+    Xa, ya, names, _ = check_X_y(X, y)
+    n, p = Xa.shape
+    k = check_n_components(n_components, n, p + int(bool(fit_intercept)))
+    sig = check_sigma(sigma, k)
+    mode = sigma_mode(sig)
+    order_by = _check_order_by(order_by, bool(fit_intercept))
+    pri = _merge_priors(default_priors(Xa, ya), priors)
+
+    coords = {"component": np.arange(k), "feature": list(names), "obs": np.arange(n)}
+    with pm.Model(coords=coords) as model:
+        Xd = pm.Data("X", Xa, dims=("obs", "feature"))
+        alpha = np.broadcast_to(np.asarray(pri["weights"]["alpha"], dtype=float), (k,)).copy()
+        weights = pm.Dirichlet("weights", a=alpha, dims="component")
+        if fit_intercept:
+            start = _spread_start(ya, k)
+            kwargs: dict[str, Any] = {"initval": start}
+            if order_by == "intercept":
+                kwargs["transform"] = pm.distributions.transforms.ordered
+            intercept = pm.Normal(
+                "intercept",
+                mu=np.asarray(pri["intercept"]["mu"], dtype=float),
+                sigma=np.asarray(pri["intercept"]["sigma"], dtype=float),
+                dims="component",
+                **kwargs,
+            )
+        else:
+            intercept = pt.zeros((k,))
+        coef = pm.Normal(
+            "coef",
+            mu=np.asarray(pri["coef"]["mu"], dtype=float),
+            sigma=np.asarray(pri["coef"]["sigma"], dtype=float),
+            dims=("component", "feature"),
+        )
+        scale = np.asarray(pri["sigma"]["sigma"], dtype=float)
+        if mode == "shared":
+            s = pm.HalfNormal("sigma", sigma=scale)
+            sigma_k = pt.alloc(s, k)
+        elif mode == "component":
+            s = pm.HalfNormal("sigma", sigma=scale, dims="component")
+            sigma_k = s
+        else:
+            sigma_k = pt.as_tensor_variable(np.broadcast_to(np.asarray(sig, dtype=float), (k,)))
+
+        def _logp(value, w, b, c, sk, Xv):
+            return _mixture_logp_tensor(Xv, value, w, b, c, sk)
+
+        pm.CustomDist(
+            "y",
+            weights,
+            intercept,
+            coef,
+            sigma_k,
+            Xd,
+            logp=_logp,
+            signature="(k),(k),(k,p),(k),(n,p)->(n)",
+            observed=ya,
+            dims="obs",
+        )
+    model._mlrbayes_settings = {  # read by sample_posterior
+        "sigma": sig,
+        "sigma_setting": mode,
+        "fit_intercept": bool(fit_intercept),
+        "order_by": order_by,
+        "n_components": k,
+        "feature_names": list(names),
+    }
+    return model
+
+
+# ============================================================================ starting points
+def _as_start(obj, k: int, p: int) -> dict[str, np.ndarray]:
+    """Parameters of an EM result / optimum / mapping as plain arrays."""
+    if isinstance(obj, Mapping):
+        get = obj.get
+    elif all(hasattr(obj, a) for a in ("weights", "coef")):
+
+        def get(name, default=None):
+            return getattr(obj, name, default)
+
+    else:
+        raise TypeError(
+            "init entries must be an EMResult, an Optimum/StartResult of one, or a dict with "
+            f"'weights', 'intercept', 'coef' and 'sigma'; got {type(obj).__name__}."
+        )
+    out = {}
+    w = np.asarray(get("weights"), dtype=float)
+    c = np.asarray(get("coef"), dtype=float)
+    if c.ndim == 1 and p == 1:
+        c = c[:, None]
+    b = get("intercept", None)
+    b = np.zeros(k) if b is None else np.asarray(b, dtype=float)
+    if w.shape != (k,) or b.shape != (k,) or c.shape != (k, p):
+        raise ValueError(
+            f"init has weights {w.shape}, intercept {b.shape}, coef {c.shape}; the model needs "
+            f"({k},), ({k},) and ({k}, {p}). Pass an EM fit with the same K and predictors."
+        )
+    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b)) and np.all(np.isfinite(c))):
+        raise ValueError("init contains non-finite parameters; pass a finished EM fit.")
+    out["weights"], out["intercept"], out["coef"] = w, b, c
+    s = get("sigma", None)
+    out["sigma"] = None if s is None else np.asarray(s, dtype=float)
+    return out
+
+
+def _initvals(start: dict, settings: dict, order: np.ndarray | None = None) -> dict[str, Any]:
+    """Valid PyMC initial values from EM parameters (sorted when ordered, interior weights)."""
+    k = settings["n_components"]
+    perm = np.arange(k) if order is None else order
+    if settings["order_by"] == "intercept":
+        perm = np.argsort(start["intercept"], kind="stable")
+    w = np.clip(start["weights"][perm], 1e-6, None)
+    iv: dict[str, Any] = {"weights": w / w.sum(), "coef": start["coef"][perm]}
+    if settings["fit_intercept"]:
+        b = start["intercept"][perm].copy()
+        if settings["order_by"] == "intercept":
+            gap = 1e-6 * max(1.0, float(np.max(np.abs(b))))
+            for j in range(1, k):  # strictly increasing
+                b[j] = max(b[j], b[j - 1] + gap)
+        iv["intercept"] = b
+    mode = settings["sigma_setting"]
+    s = start["sigma"]
+    if mode in ("shared", "component"):
+        if s is None or not np.all(np.asarray(s) > 0):
+            raise ValueError(
+                "init has no positive sigma but sigma is estimated; pass an EM fit with sigma."
+            )
+        sk = np.broadcast_to(s, (k,))[perm]
+        iv["sigma"] = float(np.mean(sk)) if mode == "shared" else sk.copy()
+    return iv
+
+
+def _chain_initvals(init, chains: int, settings: dict, p: int) -> list[dict[str, Any]] | None:
+    if init is None:
+        return None
+    if isinstance(init, Mapping) or not isinstance(init, Sequence):
+        items = [init]
+        optima = getattr(init, "optima", None)
+    else:
+        items = list(init)
+        optima = None
+        if not items:
+            raise ValueError("init is an empty list; pass EM optima or None.")
+    k = settings["n_components"]
+    if optima is not None and len(optima) > 1 and len(items) == 1:
+        # An EMResult: its best optimum first, then the other optima of the census.
+        items = [init, *list(optima[1:])]
+    starts = [_as_start(obj, k, p) for obj in items]
+    return [_initvals(starts[c % len(starts)], settings) for c in range(chains)]
+
+
+# ============================================================================ diagnostics
+@dataclass(frozen=True)
+class SamplingDiagnostics:
+    """Divergences and convergence of a posterior sample.
+
+    Attributes
+    ----------
+    n_divergent : int
+        Divergent transitions after tuning, over all chains.
+    divergent_per_chain : ndarray of shape (chains,)
+    max_rhat : float
+        Largest rank-normalised split R-hat (Vehtari et al. 2021) over all posterior
+        parameters; NaN with too few draws.
+    min_ess_bulk, min_ess_tail : float
+        Smallest bulk / tail effective sample size.
+    converged : bool
+        ``max_rhat <= rhat_threshold`` (and no NaN).
+    rhat_threshold : float
+    """
+
+    n_divergent: int
+    divergent_per_chain: np.ndarray
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    converged: bool
+    rhat_threshold: float = 1.01
+
+    def messages(self) -> list[str]:
+        """Plain-language problems, empty when there are none."""
+        msgs = []
+        if self.n_divergent:
+            msgs.append(
+                f"{self.n_divergent} divergent transitions (per chain "
+                f"{self.divergent_per_chain.tolist()}); the sampler may miss parts of the "
+                "posterior. Increase target_accept or check for collapsing components."
+            )
+        if not self.converged:
+            msgs.append(
+                f"chains have not converged: max R-hat {self.max_rhat:.3g} > "
+                f"{self.rhat_threshold} (min bulk ESS {self.min_ess_bulk:.0f}). Without an "
+                "ordering this is expected under label switching (relabel the draws, "
+                "mlrbayes.relabel); otherwise draw more samples or start from EM optima."
+            )
+        return msgs
+
+
+def _param_vars(posterior) -> list[str]:
+    return [v for v in ("weights", "intercept", "coef", "sigma") if v in posterior.data_vars]
+
+
+def sampling_diagnostics(idata, *, rhat_threshold: float = 1.01) -> SamplingDiagnostics:
+    """Count divergences and compute R-hat / ESS of a posterior from :func:`sample_posterior`.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        With ``posterior`` and ``sample_stats`` (``diverging``) groups.
+    rhat_threshold : float, default 1.01
+
+    Returns
+    -------
+    SamplingDiagnostics
+    """
+    import arviz_stats as azs
+
+    post = idata["posterior"].to_dataset()
+    names = _param_vars(post)
+    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
+        div = idata["sample_stats"]["diverging"].values.astype(bool).sum(axis=1)
+    else:
+        div = np.zeros(post.sizes["chain"], dtype=int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # too few draws -> NaN, reported
+        rh = azs.rhat(post, var_names=names)
+        eb = azs.ess(post, var_names=names, method="bulk")
+        et = azs.ess(post, var_names=names, method="tail")
+
+    def _ext(ds, fn):
+        vals = np.concatenate([np.ravel(ds[v].values) for v in names])
+        vals = vals[np.isfinite(vals)] if fn is not max else vals
+        if vals.size == 0:
+            return float("nan")
+        return float(np.max(vals)) if fn is max else float(np.min(vals))
+
+    max_rhat = _ext(rh, max)
+    return SamplingDiagnostics(
+        n_divergent=int(div.sum()),
+        divergent_per_chain=np.asarray(div, dtype=int),
+        max_rhat=max_rhat,
+        min_ess_bulk=_ext(eb, min),
+        min_ess_tail=_ext(et, min),
+        converged=bool(np.isfinite(max_rhat) and max_rhat <= rhat_threshold),
+        rhat_threshold=float(rhat_threshold),
+    )
+
+
+# ============================================================================ sampling
+def _choose_sampler(sampler: str, n: int, per_chain_init: bool) -> str:
+    sampler = check_choice(sampler, "sampler", SAMPLERS)
+    if sampler == "nutpie" and per_chain_init:
+        raise ValueError(
+            "sampler='nutpie' cannot start chains from different EM optima (it takes one "
+            "starting point); use sampler='pymc' with a list init, or pass a single init."
+        )
+    if sampler != "auto":
+        return sampler
+    if per_chain_init:
+        return "pymc"
+    return "nutpie" if n >= AUTO_NUTPIE_MIN_N else "pymc"
+
+
+def _seed(random_state) -> int | None:
+    if random_state is None:
+        return None
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        check_random_state(random_state)  # validates >= 0
+        return int(random_state)
+    rng = check_random_state(random_state)
+    return int(rng.integers(2**31 - 1))
+
+
+def _default_progressbar() -> bool:
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def sample_posterior(
+    X,
+    y,
+    n_components: int,
+    *,
+    sigma,
+    fit_intercept: bool = True,
+    priors: Mapping | None = None,
+    order_by: str | None = None,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int | None = None,
+    sampler: str = "auto",
+    init=None,
+    target_accept: float = 0.8,
+    random_state=None,
+    progressbar: bool | None = None,
+    log_likelihood: bool | None = None,
+):
+    """Sample the posterior of the mixture of regressions with NUTS.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    n_components : int
+    sigma : float, array-like of shape (K,), "shared" or "component"
+        As in :func:`build_model`.
+    fit_intercept, priors, order_by
+        As in :func:`build_model`.
+    draws, tune : int
+        Draws kept and tuning steps discarded, per chain.
+    chains : int, default 4
+    cores : int, optional
+        Parallel chains; default ``min(chains, 2)``.
+    sampler : {"auto", "pymc", "nutpie"}
+        ``"pymc"``: PyMC's NUTS; ``"nutpie"``: nutpie's NUTS (Rust, numba-compiled logp; a fixed
+        compile cost of a few seconds per model, faster per draw). ``"auto"`` picks nutpie when
+        ``n_samples >= AUTO_NUTPIE_MIN_N`` (2000) and PyMC's NUTS below, where compile overhead
+        dominates (see ``benchmarks/RESULTS.md``), and always PyMC's NUTS when ``init`` gives
+        different starts per chain (nutpie takes one starting point).
+    init : EMResult, Optimum, dict, or a list of them, optional
+        Starting points. A list is cycled over the chains, so chains start in different basins
+        (e.g. the distinct optima of an EM census); a single ``EMResult`` with several optima
+        is expanded to ``[best, other optima...]``. Starts are made valid: weights are kept off
+        the simplex boundary and, when ordered, components are sorted by intercept. Without
+        ``init``, chains start from intercepts spread over the quantiles of ``y`` plus PyMC's
+        jitter.
+    target_accept : float, default 0.8
+    random_state : int, Generator or None
+        Seeds the sampler; the same int gives the same draws.
+    progressbar : bool, optional
+        Default: shown only when stderr is a terminal.
+    log_likelihood : bool, optional
+        Store the pointwise log-likelihood group (for LOO). Default: when it takes at most
+        200 MB (chains * draws * n_samples * 8 bytes).
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``posterior``, ``sample_stats`` (incl. ``diverging``), ``observed_data``,
+        ``constant_data`` and ``log_likelihood`` (see the module docstring). Divergences and
+        convergence are in ``posterior.attrs`` (``n_divergent``, ``max_rhat``,
+        ``min_ess_bulk``, ``converged``) and from :func:`sampling_diagnostics`.
+
+    Warns
+    -----
+    SamplingWarning
+        On divergent transitions or R-hat above 1.01 (the message says what to do).
+    """
+    Xa, ya, names, yname = check_X_y(X, y)
+    draws = check_positive_int(draws, "draws")
+    tune = check_positive_int(tune, "tune", minimum=0)
+    chains = check_positive_int(chains, "chains")
+    cores = min(chains, 2) if cores is None else check_positive_int(cores, "cores")
+    target_accept = check_positive_float(target_accept, "target_accept")
+    if not target_accept < 1:
+        raise ValueError(f"target_accept must be in (0, 1); got {target_accept!r}.")
+    seed = _seed(random_state)
+    if progressbar is None:
+        progressbar = _default_progressbar()
+    model = build_model(
+        Xa, ya, n_components, sigma=sigma, fit_intercept=fit_intercept, priors=priors,
+        order_by=order_by,
+    )  # fmt: skip
+    model.coords["feature"] = tuple(names)
+    settings = model._mlrbayes_settings
+    settings["feature_names"] = list(names)
+    initvals = _chain_initvals(init, chains, settings, Xa.shape[1])
+    per_chain = initvals is not None and len({repr(iv) for iv in initvals}) > 1
+    chosen = _choose_sampler(sampler, Xa.shape[0], per_chain)
+
+    kwargs: dict[str, Any] = {
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "cores": cores,
+        "random_seed": seed,
+        "progressbar": progressbar,
+        "nuts_sampler": chosen,
+        "compute_convergence_checks": False,
+        "model": model,
+    }
+    kwargs["nuts"] = {"target_accept": target_accept}
+    kwargs["quiet"] = not progressbar
+    if chosen == "pymc":
+        if initvals is not None:
+            kwargs["initvals"] = initvals
+            kwargs["init"] = "adapt_diag"  # start exactly at the given points
+    elif initvals is not None:
+        kwargs["initvals"] = initvals[0]
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        # PyMC's own convergence log lines are replaced by SamplingWarning below.
+        warnings.filterwarnings("ignore", message=".*[Tt]he number of samples is too small.*")
+        idata = pm.sample(**kwargs)
+    wall = time.perf_counter() - t0
+
+    if log_likelihood is None:
+        log_likelihood = chains * draws * Xa.shape[0] * 8 <= 200e6
+    if log_likelihood:
+        ll = _pointwise_from_posterior(idata["posterior"].to_dataset(), Xa, ya, settings)
+        idata["log_likelihood"] = xr.Dataset(
+            {"y": (("chain", "draw", "obs"), ll)},
+            coords={
+                "chain": idata["posterior"]["chain"].values,
+                "draw": idata["posterior"]["draw"].values,
+                "obs": np.arange(Xa.shape[0]),
+            },
+        )
+    if settings["sigma_setting"] == "known":
+        sig = settings["sigma"]
+        cd = idata["constant_data"].to_dataset()
+        if np.ndim(sig):
+            cd["sigma"] = xr.DataArray(np.asarray(sig, dtype=float), dims=("component",))
+        else:
+            cd["sigma"] = xr.DataArray(float(sig))
+        idata["constant_data"] = cd
+
+    diag = sampling_diagnostics(idata)
+    idata["posterior"].attrs.update(
+        {
+            "sigma_setting": settings["sigma_setting"],
+            "fit_intercept": int(settings["fit_intercept"]),
+            "order_by": settings["order_by"] or "none",
+            "sampler": chosen,
+            "random_state": "none" if seed is None else seed,
+            "n_components": int(settings["n_components"]),
+            "target_name": yname,
+            "sampling_wall_seconds": float(wall),
+            "n_divergent": diag.n_divergent,
+            "max_rhat": diag.max_rhat,
+            "min_ess_bulk": diag.min_ess_bulk,
+            "converged": int(diag.converged),
+        }
+    )
+    for msg in diag.messages():
+        warnings.warn(msg, SamplingWarning, stacklevel=2)
+    return idata
+
+
+# ============================================================================ posterior use
+def _settings_from_idata(idata) -> dict:
+    post = idata["posterior"]
+    attrs = post.attrs
+    mode = attrs.get("sigma_setting")
+    if mode is None:
+        if "sigma" in post.data_vars:
+            mode = "component" if "component" in post["sigma"].dims else "shared"
+        else:
+            mode = "known"
+    return {"sigma_setting": mode, "n_components": int(post.sizes["component"])}
+
+
+def _param_arrays(post, idx, settings, sigma_known=None):
+    """Arrays (c, d, K), (c, d, K), (c, d, K, p), sigma (c, d, 1|K) for draws ``idx``."""
+    w = post["weights"].transpose("chain", "draw", "component").values[:, idx]
+    k = w.shape[-1]
+    if "intercept" in post.data_vars:
+        b = post["intercept"].transpose("chain", "draw", "component").values[:, idx]
+    else:
+        b = np.zeros_like(w)
+    c = post["coef"].transpose("chain", "draw", "component", "feature").values[:, idx]
+    mode = settings["sigma_setting"]
+    if mode == "shared":
+        s = post["sigma"].transpose("chain", "draw").values[:, idx][..., None]
+    elif mode == "component":
+        s = post["sigma"].transpose("chain", "draw", "component").values[:, idx]
+    else:
+        s = np.broadcast_to(np.asarray(sigma_known, dtype=float), (k,))
+    return w, b, c, s
+
+
+def _pointwise_from_posterior(post, Xa, ya, settings, chunk_draws: int = 50) -> np.ndarray:
+    n_draw = post.sizes["draw"]
+    out = np.empty((post.sizes["chain"], n_draw, Xa.shape[0]))
+    sig = settings.get("sigma")
+    for lo in range(0, n_draw, chunk_draws):
+        idx = slice(lo, min(lo + chunk_draws, n_draw))
+        w, b, c, s = _param_arrays(post, idx, settings, sig)
+        out[:, idx] = _lik.pointwise_loglik(Xa, ya, w, b, c, s)
+    return out
+
+
+def posterior_responsibilities(idata, X=None, y=None, *, chunk_draws: int = 100) -> np.ndarray:
+    """Membership probabilities of every observation under every posterior draw.
+
+    Computed with :func:`mlrbayes.likelihood.responsibilities` (the EM E-step), a chunk of
+    draws at a time so that temporaries stay at ``chains * chunk_draws * n * K`` floats.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        From :func:`sample_posterior` (or :func:`load_posterior`).
+    X : array-like of shape (n_samples, n_features), optional
+        Defaults to ``constant_data.X``.
+    y : array-like of shape (n_samples,), optional
+        Defaults to ``observed_data.y``.
+    chunk_draws : int, default 100
+
+    Returns
+    -------
+    ndarray of shape (chain, draw, n_samples, K)
+        Rows sum to 1. The output itself takes ``chain * draw * n * K * 8`` bytes.
+    """
+    chunk_draws = check_positive_int(chunk_draws, "chunk_draws")
+    post = idata["posterior"]
+    settings = _settings_from_idata(idata)
+    if X is None:
+        Xa = np.asarray(idata["constant_data"]["X"].transpose("obs", "feature").values, float)
+    else:
+        Xa, _ = check_X(X)
+    ya = np.asarray(idata["observed_data"]["y"].values, float) if y is None else None
+    if y is not None:
+        Xa, ya, _, _ = check_X_y(Xa, y)
+    elif ya.shape[0] != Xa.shape[0]:
+        raise ValueError(
+            f"X has {Xa.shape[0]} rows but the stored y has {ya.shape[0]}; pass y as well."
+        )
+    p = post.sizes["feature"]
+    if Xa.shape[1] != p:
+        raise ValueError(
+            f"X has {Xa.shape[1]} columns but the posterior has {p} features; pass the same "
+            "predictors."
+        )
+    sig = None
+    if settings["sigma_setting"] == "known":
+        sig = np.asarray(idata["constant_data"]["sigma"].values, dtype=float)
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    k = settings["n_components"]
+    out = np.empty((n_chain, n_draw, Xa.shape[0], k))
+    for lo in range(0, n_draw, chunk_draws):
+        idx = slice(lo, min(lo + chunk_draws, n_draw))
+        w, b, c, s = _param_arrays(post, idx, settings, sig)
+        out[:, idx] = _lik.responsibilities(Xa, ya, w, b, c, s)
+    return out
+
+
+# ============================================================================ storage
+def save_posterior(idata, path: str | os.PathLike) -> Path:
+    """Write a posterior DataTree to NetCDF atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+    path : str or PathLike
+        Target ``.nc`` file; its folder is created if needed.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import tempfile
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".nc", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        idata.to_netcdf(tmp_path, engine=_netcdf_engine())
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+    return target
+
+
+def load_posterior(path: str | os.PathLike):
+    """Read a posterior written by :func:`save_posterior` (fully loaded into memory).
+
+    Returns
+    -------
+    xarray.DataTree
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"posterior file {str(p)!r} does not exist.")
+    with xr.open_datatree(p, engine=_netcdf_engine()) as dt:
+        return dt.load()
+
+
+def _netcdf_engine() -> str:
+    import importlib.util
+
+    for engine, module in (("h5netcdf", "h5netcdf"), ("netcdf4", "netCDF4")):
+        if importlib.util.find_spec(module) is not None:
+            return engine
+    raise ImportError(
+        "saving a posterior needs a NetCDF4 writer: pip install h5netcdf (or netCDF4)."
+    )
