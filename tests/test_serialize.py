@@ -170,3 +170,18 @@ def test_bad_input_is_named():
     del broken["loglik"]
     with pytest.raises(ValueError, match="no 'loglik' entry"):
         em_from_dict(broken)
+
+
+def test_fit_em_result_round_trip_keeps_census_traces_and_notes():
+    from mlrbayes.em import fit_em
+
+    X, y, _ = simulate(150, [0.5, 0.5], [0.0, 3.0], [[1.0], [-1.0]], [0.4, 0.7], random_state=4)
+    res = fit_em(X, y, 2, sigma="component", n_init=4, random_state=2)
+    back = em_from_dict(json.loads(json.dumps(em_to_dict(res), allow_nan=True)))
+    _assert_same(res, back)
+    assert all(s.loglik_trace is not None for s in back.starts)
+    assert back.standard_errors["sigma"].shape == (2,)
+    np.testing.assert_array_equal(back.covariance, res.covariance)
+    # a fitted result read back can seed a new fit
+    again = fit_em(X, y, 2, sigma="component", n_init=1, init=back, random_state=0)
+    assert again.loglik == pytest.approx(res.loglik, abs=1e-6)
