@@ -584,6 +584,7 @@ class _Pass:
 
     def __init__(self, Z: np.ndarray, y: np.ndarray, k: int, chunk: int):
         self.Z, self.y = Z, y
+        self.y_scale = 1.0  # for messages in original units
         n, d = Z.shape
         self.k, self.d = k, d
         m = min(chunk, n)
@@ -710,13 +711,17 @@ def _run_start(
     max_iter: int,
     min_weight: float,
     min_sigma_ratio: float,
+    sigma_floor: float = 0.0,
 ) -> dict[str, Any]:
     """EM iterations from one start (standardised units): pass -> check -> M-step.
 
     Convergence: the log-likelihood gain per observation is below ``tol``. Per-component sigma:
-    a component whose effective count ``N_k`` falls below ``d + 1`` or whose sd falls below
-    ``min_sigma_ratio`` times the largest is *collapsing*; the start stops after evaluating
-    those parameters and is flagged degenerate (its likelihood is unbounded there).
+    a component whose sd falls below ``min_sigma_ratio`` times the largest is *collapsing*; the
+    start stops after evaluating those parameters and is flagged degenerate (its likelihood is
+    unbounded there). A start that ends with a component of fewer than ``d + 1`` effective
+    observations is flagged degenerate too (not stopped). Estimated
+    sigma (shared or per component) below ``sigma_floor`` (the rounding level of y) means the
+    lines fit exactly to rounding error: also degenerate, also stopped.
     """
     n = ps.Z.shape[0]
     d = ps.d
@@ -724,6 +729,18 @@ def _run_start(
     notes: dict[str, None] = {}
     degenerate = converged = stop_next = False
     prev = None
+
+    def exact_fit(s):
+        if mode == "known" or not np.any(s < sigma_floor):
+            return False
+        notes[
+            f"estimated sigma {float(np.min(s)) * ps.y_scale:.3g} is at the rounding level of y: "
+            "the lines fit the data exactly (the likelihood is unbounded there); start stopped "
+            "and flagged degenerate"
+        ] = None
+        return True
+
+    degenerate = stop_next = exact_fit(s)
     for it in range(max_iter + 1):
         ll, N, G, H, S = ps.run(B, w, s)
         if ll == -math.inf:
@@ -769,15 +786,25 @@ def _run_start(
             live = np.setdiff1d(np.arange(w.shape[0]), emptied)
             smax = s[live].max() if live.size else 0.0
             for j in live:
-                if N[j] < d + 1 or s[j] < min_sigma_ratio * smax:
+                if s[j] < min_sigma_ratio * smax:
                     notes[
-                        f"component {j} collapsed (effective count {N[j]:.3g} < {d + 1} or sd "
-                        f"ratio {s[j] / smax:.3g} < min_sigma_ratio={min_sigma_ratio:g}): the "
+                        f"component {j} collapsed (sd ratio {s[j] / smax:.3g} < "
+                        f"min_sigma_ratio={min_sigma_ratio:g}, effective count {N[j]:.3g}): the "
                         "likelihood is unbounded there; start stopped and flagged degenerate"
                     ] = None
                     degenerate = stop_next = True
             if emptied:
                 stop_next = True
+        if exact_fit(s):
+            degenerate = stop_next = True
+    if mode == "component":
+        for j in np.flatnonzero((w > 0) & (w * n < d + 1)):
+            notes[
+                f"component {j} is supported by {w[j] * n:.3g} effective observations, fewer "
+                f"than its {d} regression coefficients + 1: its sd is not estimable (flagged "
+                "degenerate)"
+            ] = None
+            degenerate = True
     return {
         "B": B,
         "w": w,
@@ -957,8 +984,9 @@ def fit_em(
         A component whose weight falls to ``min_weight`` or below is emptied: kept with weight
         0 and its last coefficients (and sd), flagged degenerate, with a warning.
     min_sigma_ratio : float, default 1e-4
-        Per-component sigma: a component with ``sigma_k < min_sigma_ratio * max_j sigma_j``,
-        or fewer than ``n_features + 2`` effective observations, is collapsing (degenerate).
+        Per-component sigma: a component with ``sigma_k < min_sigma_ratio * max_j sigma_j`` is
+        collapsing (the start is stopped, degenerate); one that ends with fewer than
+        ``n_features + 2`` effective observations is flagged degenerate.
     chunk_size : int, default 32768
         Rows per block of the fused pass (memory O(chunk_size)).
 
@@ -970,7 +998,14 @@ def fit_em(
         within ``1e-4 * n`` and parameters within 0.02 in standardised units after optimal
         relabelling; non-degenerate first, each by decreasing log-likelihood; ``optima[0]``
         is the returned one) and observed-information standard errors
-        (:func:`mlrbayes.uncertainty.standard_errors`).
+        (:func:`mlrbayes.uncertainty.standard_errors`; a constant predictor's coefficient is
+        fixed at 0, has SE NaN and is left out of ``covariance``/``se_names``).
+
+        A start is *degenerate* when a component emptied (weight <= ``min_weight``), a
+        per-component sd collapsed (see ``min_sigma_ratio``), or an estimated sd fell to the
+        rounding level of y (``16 * eps * max|y|``: the lines fit the data exactly). The
+        likelihood is unbounded or meaningless there, so such starts are stopped, flagged,
+        kept in the census, and not chosen while a non-degenerate start exists.
 
     Warns
     -----
@@ -1053,6 +1088,9 @@ def fit_em(
     )
 
     ps = _Pass(Z, ys, k, chunk_size)
+    ps.y_scale = scaling.y_scale
+    # sigma below a few ulps of the largest |y| is rounding error, not noise
+    sigma_floor = 16.0 * np.finfo(float).eps * float(np.max(np.abs(ya))) / scaling.y_scale
     runs: list[dict[str, Any]] = []
     for i in range(n_init):
         if given is not None and i == 0:
@@ -1082,6 +1120,7 @@ def fit_em(
             max_iter=max_iter,
             min_weight=min_weight,
             min_sigma_ratio=min_sigma_ratio,
+            sigma_floor=sigma_floor,
         )
         run["init"] = kind
         runs.append(run)
@@ -1164,17 +1203,23 @@ def fit_em(
 
     from .uncertainty import standard_errors
 
+    kept = scaling.kept
     covariance, se_names, se = standard_errors(
-        Xa,
+        Xa if kept.all() else Xa[:, kept],
         ya,
         bs.weights,
         bs.intercept,
-        bs.coef,
+        bs.coef[:, kept],
         bs.sigma,
         fit_intercept=fit_intercept,
         sigma_setting=mode,
-        feature_names=feature_names,
+        feature_names=[f for f, keep in zip(feature_names, kept, strict=True) if keep],
     )
+    if not kept.all():  # dropped (constant) predictors: coefficient fixed at 0, no SE
+        se = dict(se)
+        full = np.full((k, p), np.nan)
+        full[:, kept] = se["coef"]
+        se["coef"] = full
     return EMResult(
         weights=bs.weights,
         intercept=bs.intercept,
