@@ -1089,7 +1089,8 @@ def _reasons(
             f"start{'s' if row.count != 1 else ''}{', degenerate' if row.degenerate else ''})"
             for row in census.itertuples()
         )
-        out.append(f"EM census: {len(census)} distinct optima from {total} starts: {opts}.")
+        noun = "optimum" if len(census) == 1 else "optima"
+        out.append(f"EM census: {len(census)} distinct {noun} from {total} starts: {opts}.")
         unvisited = census[(census["chains"] == 0) & ~census["degenerate"].astype(bool)]
         near = unvisited[unvisited["gap"] < 2.0]
         if len(near) and not mm.detected:
