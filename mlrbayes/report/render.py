@@ -1,0 +1,497 @@
+"""Render a :class:`~mlrbayes.compare.Comparison` as HTML, Markdown and JSON.
+
+:func:`write_report` writes three files into one directory:
+
+``report.html``
+    Self-contained: inline CSS, every figure embedded as a base64 PNG ``data:`` URI, no scripts
+    and no network resources, so it can be mailed or archived as one file.
+``report.md``
+    The same sections in Markdown; its figures are PNG files in ``report_files/`` beside it,
+    linked by relative paths (so the Markdown renders on GitHub and in editors).
+``report.json``
+    :meth:`Comparison.to_dict` (the same numbers as the tables; NaN written as ``null``) plus a
+    ``report`` entry with the title and creation time.
+
+Everything is first written into a hidden temporary directory inside the target directory and
+moved into place only when all of it has been rendered, so a failure or a Ctrl-C leaves no
+half-written report (a previous report there is kept until the new one is complete).
+
+Every user-supplied string (column names, the title, notes) is escaped: the HTML template runs
+with jinja2 autoescaping on, and the Markdown filter escapes HTML and Markdown syntax.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["fmt", "make_figures", "render_html", "render_markdown", "write_report"]
+
+REPORT_FILES = ("report.html", "report.md", "report.json")
+FIGURE_DIR = "report_files"
+
+#: Parameters shown in trace plots (the rest are summarised in the tables).
+MAX_TRACE_PARAMS = 16
+#: Draws per chain drawn in trace plots (thinned evenly above this).
+MAX_TRACE_DRAWS = 500
+
+_FIGURE_CAPTIONS = {
+    "fit": "Data with the EM fitted lines; points coloured by the component with the largest "
+    "responsibility (residual panels per component when there are several predictors).",
+    "loglik_trace": "EM log-likelihood by iteration for the best start.",
+    "census": "Census of EM optima: log-likelihood of each distinct optimum and how many "
+    "random starts reached it.",
+    "trace_before": "Posterior draws as sampled (before relabelling), one line per chain.",
+    "trace_after": "Posterior draws relabelled to the EM labels, one line per chain.",
+    "forest": "EM estimate ± 2 standard errors (orange) against the posterior mean and HDI (blue).",
+    "modes": "Regression lines implied by each posterior mode.",
+}
+
+
+# ----------------------------------------------------------------------------- formatting
+def fmt(value: Any, digits: int = 4) -> str:
+    """Format a number as the reports do: ``digits`` significant digits, ``—`` for missing.
+
+    Parameters
+    ----------
+    value : float, int, bool, None
+    digits : int
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> fmt(3.14159), fmt(None), fmt(float("nan")), fmt(12), fmt(True)
+    ('3.142', '—', '—', '12', 'yes')
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return "—"
+    return f"{v:.{digits}g}"
+
+
+def _md_escape(value: Any) -> str:
+    """Escape a string for Markdown: HTML special characters and Markdown syntax."""
+    s = str(value)
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    out = []
+    for ch in s:
+        if ch in "\\`*_{}[]()#+!|~":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out).replace("\n", " ")
+
+
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mlrbayes.report", "templates"),
+        # HTML-escape everything except the Markdown template, whose strings go through the
+        # ``md`` filter (HTML entities plus Markdown syntax) instead.
+        autoescape=lambda name: name is None or not name.endswith(".md.j2"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = fmt
+    env.filters["md"] = _md_escape
+    return env
+
+
+# ----------------------------------------------------------------------------- figures
+def _thin(draws: np.ndarray) -> np.ndarray:
+    step = max(1, math.ceil(draws.shape[1] / MAX_TRACE_DRAWS))
+    return draws[:, ::step, :MAX_TRACE_PARAMS]
+
+
+def _modes_for_plot(comparison) -> list[dict[str, Any]]:
+    out = []
+    for i, m in enumerate(comparison.multimodality.get("modes", [])):
+        if m.get("intercept") is None or m.get("coef") is None:
+            continue
+        label = f"mode {i}" + (" (EM)" if m.get("contains_em") else "")
+        out.append(
+            {
+                "intercept": m["intercept"],
+                "coef": m["coef"],
+                "share": m.get("share"),
+                "label": label,
+            }
+        )
+    return out
+
+
+def make_figures(comparison) -> dict[str, Any]:
+    """All report figures of a comparison, as matplotlib Figures keyed by name.
+
+    Keys: ``fit`` (when the comparison holds the data), ``loglik_trace``, ``census``,
+    ``trace_before``, ``trace_after``, ``forest`` and, when multimodality was found with one
+    predictor, ``modes``. The caller closes them (``matplotlib.pyplot.close``).
+    """
+    import matplotlib.pyplot as plt
+
+    from .. import plots
+    from ..compare import parameter_draws
+
+    em = comparison.em
+    figs: dict[str, Any] = {}
+    if comparison.X is not None and comparison.y is not None:
+        figs["fit"] = plots.plot_fit(
+            comparison.X,
+            comparison.y,
+            em.intercept,
+            em.coef,
+            em.responsibilities,
+            weights=em.weights,
+            feature_names=em.feature_names,
+            target_name=em.target_name,
+            title="EM fit",
+        )
+    ax = plots.plot_loglik_trace(em.loglik_trace)
+    figs["loglik_trace"] = ax.figure
+    ax = plots.plot_census(
+        [o.loglik for o in em.optima],
+        [o.count for o in em.optima],
+        degenerate=[o.degenerate for o in em.optima],
+    )
+    figs["census"] = ax.figure
+    names = em.param_names()[:MAX_TRACE_PARAMS]
+    figs["trace_before"] = plots.plot_trace(
+        _thin(parameter_draws(comparison.idata_raw, em)), names, title="Before relabelling"
+    )
+    figs["trace_after"] = plots.plot_trace(
+        _thin(parameter_draws(comparison.idata, em)),
+        names,
+        title="After relabelling to the EM labels",
+    )
+    t = comparison.table
+    figs["forest"] = plots.plot_forest(
+        t["name"],
+        t["em"],
+        t["em_se"],
+        t["post_mean"],
+        t["hdi_low"],
+        t["hdi_high"],
+        hdi_prob=comparison.hdi_prob,
+    )
+    modes = _modes_for_plot(comparison)
+    if (
+        comparison.multimodality.get("detected")
+        and modes
+        and em.n_features == 1
+        and comparison.X is not None
+    ):
+        _, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+        plots.plot_mode_lines(
+            comparison.X,
+            comparison.y,
+            modes,
+            feature_name=em.feature_names[0],
+            target_name=em.target_name,
+            ax=ax,
+        )
+        figs["modes"] = ax.figure
+    return figs
+
+
+def _png(fig, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _render_pngs(comparison, dpi: int) -> dict[str, bytes]:
+    import matplotlib.pyplot as plt
+
+    figs = make_figures(comparison)
+    try:
+        return {name: _png(fig, dpi) for name, fig in figs.items()}
+    finally:
+        for fig in figs.values():
+            plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- context
+def _context(comparison, *, title: str, notes: Sequence[str], figures: dict[str, str]) -> dict:
+    em = comparison.em
+    d = comparison.to_dict()
+    k = em.n_components
+    se = em.standard_errors or {}
+    em_rows = []
+    for name, est, s in zip(
+        comparison.table["name"], comparison.table["em"], comparison.table["em_se"], strict=True
+    ):
+        em_rows.append({"name": name, "em": est, "em_se": s})
+    census = [
+        {
+            "rank": i,
+            "loglik": o.loglik,
+            "count": o.count,
+            "degenerate": o.degenerate,
+            "weights": ", ".join(fmt(v, 3) for v in np.ravel(o.weights)),
+            "intercept": ", ".join(fmt(v, 3) for v in np.ravel(o.intercept)),
+            "coef": ", ".join(fmt(v, 3) for v in np.ravel(o.coef)),
+        }
+        for i, o in enumerate(em.optima)
+    ]
+    modes = []
+    for i, m in enumerate(comparison.multimodality.get("modes", [])):
+        modes.append(
+            {
+                "index": i,
+                "share": m.get("share"),
+                "chains": ", ".join(str(c) for c in (m.get("chains") or [])),
+                "contains_em": bool(m.get("contains_em")),
+                "lines": _mode_lines_text(m, em),
+            }
+        )
+    return {
+        "title": title,
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "c": comparison,
+        "d": d,
+        "verdict": comparison.verdict,
+        "reasons": list(comparison.reasons),
+        "notes": list(notes),
+        "settings": comparison.settings,
+        "sampler": comparison.sampler,
+        "table": d["parameters"],
+        "convergence": d["convergence"],
+        "em": em,
+        "em_rows": em_rows,
+        "em_has_se": bool(se),
+        "census": census,
+        "n_starts": int(sum(o.count for o in em.optima)),
+        "K": k,
+        "modes": modes,
+        "label_switching": d["label_switching"],
+        "multimodality": d["multimodality"],
+        "figures": figures,
+        "captions": _FIGURE_CAPTIONS,
+        "priors": _priors_text(comparison.settings.get("priors")),
+        "versions": comparison.settings.get("versions", {}),
+        "thresholds": comparison.thresholds,
+        "hdi_pct": f"{comparison.hdi_prob:.0%}",
+    }
+
+
+def _mode_lines_text(mode: dict, em) -> list[str]:
+    b, c = mode.get("intercept"), mode.get("coef")
+    if b is None or c is None:
+        return []
+    b = np.ravel(np.asarray(b, dtype=float))
+    c = np.asarray(c, dtype=float).reshape(b.shape[0], -1)
+    w = mode.get("weights")
+    out = []
+    for k in range(b.shape[0]):
+        terms = " ".join(
+            f"{'+' if c[k, j] >= 0 else '−'} {fmt(abs(c[k, j]), 3)}·{em.feature_names[j]}"
+            for j in range(c.shape[1])
+        )
+        wt = "" if w is None else f" (weight {fmt(np.ravel(w)[k], 2)})"
+        out.append(f"{em.target_name} = {fmt(b[k], 3)} {terms}{wt}")
+    return out
+
+
+def _priors_text(priors: Any) -> list[str]:
+    if not priors:
+        return []
+    if isinstance(priors, dict):
+        out = []
+        for name, spec in priors.items():
+            if isinstance(spec, dict):
+                inner = ", ".join(f"{k}={_short(v)}" for k, v in spec.items())
+                out.append(f"{name}: {inner}")
+            else:
+                out.append(f"{name}: {_short(spec)}")
+        return out
+    return [str(priors)]
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, list | tuple | np.ndarray):
+        return "[" + ", ".join(fmt(x) for x in np.ravel(np.asarray(v, dtype=float))) + "]"
+    return fmt(v)
+
+
+# ----------------------------------------------------------------------------- renderers
+def render_html(
+    comparison,
+    *,
+    title: str = "mlrbayes report",
+    notes: Sequence[str] = (),
+    figures: dict[str, bytes] | None = None,
+    dpi: int = 90,
+) -> str:
+    """The self-contained HTML report as a string (figures embedded as base64 PNG).
+
+    Parameters
+    ----------
+    comparison : Comparison
+    title : str
+    notes : sequence of str
+        Extra remarks shown under "Data and settings" (e.g. how sigma was handled and why).
+    figures : dict of str to bytes, optional
+        PNG bytes by figure name; rendered from the comparison when omitted.
+    dpi : int
+
+    Returns
+    -------
+    str
+    """
+    if figures is None:
+        figures = _render_pngs(comparison, dpi)
+    uris = {
+        name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        for name, png in figures.items()
+    }
+    ctx = _context(comparison, title=title, notes=notes, figures=uris)
+    return _env().get_template("report.html.j2").render(**ctx)
+
+
+def render_markdown(
+    comparison,
+    *,
+    title: str = "mlrbayes report",
+    notes: Sequence[str] = (),
+    figure_paths: dict[str, str] | None = None,
+) -> str:
+    """The Markdown report as a string.
+
+    Parameters
+    ----------
+    comparison : Comparison
+    title : str
+    notes : sequence of str
+    figure_paths : dict of str to str, optional
+        Relative paths of the figure files by name (as written by :func:`write_report`);
+        without them the figures are left out.
+
+    Returns
+    -------
+    str
+    """
+    ctx = _context(comparison, title=title, notes=notes, figures=dict(figure_paths or {}))
+    return _env().get_template("report.md.j2").render(**ctx)
+
+
+def _json_text(comparison, title: str, notes: Sequence[str]) -> str:
+    d = comparison.to_dict()
+    d["report"] = {
+        "title": title,
+        "notes": list(notes),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "files": list(REPORT_FILES),
+    }
+    return json.dumps(d, indent=2, allow_nan=False) + "\n"
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move directory ``src`` onto ``dst``, replacing an existing ``dst``."""
+    old = None
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_report(
+    comparison,
+    out_dir: str | os.PathLike,
+    *,
+    title: str = "mlrbayes report",
+    notes: Sequence[str] = (),
+    dpi: int = 90,
+) -> dict[str, Path]:
+    """Write ``report.html``, ``report.md`` (+ ``report_files/``) and ``report.json``.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        From :func:`mlrbayes.compare.compare` or :func:`mlrbayes.compare.validate`.
+    out_dir : str or path
+        Created if missing. Other files in it are left alone.
+    title : str
+    notes : sequence of str
+        Remarks shown under "Data and settings" and stored in the JSON.
+    dpi : int
+        Resolution of the PNG figures.
+
+    Returns
+    -------
+    dict
+        ``{"html": path, "md": path, "json": path, "figures": path}``.
+
+    Notes
+    -----
+    All files are rendered into a temporary directory inside ``out_dir`` and renamed into
+    place at the end: if rendering fails (or is interrupted) nothing is written and an earlier
+    report in ``out_dir`` is left as it was.
+    """
+    from ..compare import Comparison
+
+    if not isinstance(comparison, Comparison):
+        raise TypeError(
+            f"comparison must be a mlrbayes.compare.Comparison; got {type(comparison).__name__}. "
+            "Create one with compare() or validate()."
+        )
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out_dir {str(out)!r} exists and is not a directory; pass a directory.")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    try:
+        pngs = _render_pngs(comparison, dpi)
+        figdir = tmp / FIGURE_DIR
+        figdir.mkdir()
+        paths = {}
+        for name, png in pngs.items():
+            (figdir / f"{name}.png").write_bytes(png)
+            paths[name] = f"{FIGURE_DIR}/{name}.png"
+        (tmp / "report.json").write_text(_json_text(comparison, title, notes), encoding="utf-8")
+        (tmp / "report.md").write_text(
+            render_markdown(comparison, title=title, notes=notes, figure_paths=paths),
+            encoding="utf-8",
+        )
+        (tmp / "report.html").write_text(
+            render_html(comparison, title=title, notes=notes, figures=pngs), encoding="utf-8"
+        )
+        _replace_dir(figdir, out / FIGURE_DIR)
+        for name in REPORT_FILES:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "html": out / "report.html",
+        "md": out / "report.md",
+        "json": out / "report.json",
+        "figures": out / FIGURE_DIR,
+    }
