@@ -442,6 +442,152 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 COMMANDS.append(_add_simulate)
 
 
+# ----------------------------------------------------------------------------- diagnose
+_DIAGNOSE_EXAMPLES = """\
+examples:
+  mlrbayes diagnose posterior.nc --data data.csv --y y --em em.json --json diag.json
+  mlrbayes diagnose posterior.nc --data data.csv --y y --method ecr
+  mlrbayes diagnose posterior.nc --data data.csv --y price --x size age --n-init 20 --seed 1
+
+Relabels the draws (Stephens by default) towards the EM estimate and prints the verdict --
+none, label_switching (chains differ only by a relabelling) or multimodal (distinct modes
+remain after relabelling) -- with its evidence and R-hat / bulk and tail ESS before and after
+relabelling. Without --em, EM is fitted to the data here (--n-init starts) to provide the
+reference and the census of local optima. The predictors default to the posterior's features.
+--json writes the keys verdict, reasons, label_switching, multimodality, rhat_before,
+rhat_after (and ESS before/after).
+"""
+
+
+def _add_diagnose(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "diagnose",
+        help="label switching or multimodality? relabel a posterior and diagnose it",
+        description="Relabel the draws of a posterior saved by `mlrbayes sample` and say "
+        "whether a poor R-hat is label switching or genuinely distinct modes.",
+        epilog=_DIAGNOSE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("posterior", help="posterior NetCDF file (from `mlrbayes sample --out`)")
+    p.add_argument("--data", required=True, metavar="CSV", help="the data the posterior is of")
+    p.add_argument("--y", required=True, metavar="COL", help="response column")
+    p.add_argument(
+        "--x",
+        nargs="+",
+        default=None,
+        metavar="COL",
+        help="predictor columns (default: the posterior's features, else all but --y)",
+    )
+    p.add_argument("--em", default=None, metavar="EM.json", help="EM fit (`mlrbayes fit --json`)")
+    p.add_argument(
+        "--method",
+        default="stephens",
+        choices=["stephens", "ecr", "pivot"],
+        help="relabelling method (default stephens)",
+    )
+    p.add_argument(
+        "--n-init", default="10", metavar="N", help="EM starts when --em is not given (10)"
+    )
+    p.add_argument("--seed", default="0", metavar="S", help="EM random seed (default 0)")
+    p.add_argument("--json", default=None, metavar="OUT.json", help="write the diagnosis as JSON")
+    p.set_defaults(func=_cmd_diagnose)
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    import warnings
+
+    import numpy as np
+    import xarray as xr
+
+    from .diagnostics import diagnose, posterior_arrays
+
+    n_init = _int_option(args.n_init, "--n-init", 1)
+    seed = _int_option(args.seed, "--seed", 0)
+    path = Path(args.posterior)
+    if not path.is_file():
+        raise CLIError(f"posterior file {args.posterior!r} does not exist; pass a .nc file.")
+    try:
+        with xr.open_datatree(path) as dt:
+            idata = dt.load()
+    except (OSError, ValueError) as exc:
+        msg = " ".join(str(exc).split())[:200]
+        raise CLIError(
+            f"could not read {args.posterior!r} as a posterior NetCDF file ({msg}); pass the "
+            "file written by `mlrbayes sample --out`."
+        ) from exc
+    draws = posterior_arrays(idata, data=False)
+    x_cols = args.x
+    if x_cols is None and "posterior" in idata.children:
+        import pandas as pd
+
+        try:
+            header = [str(c) for c in pd.read_csv(args.data, nrows=0).columns]
+        except Exception:  # read_table below reports unreadable files properly
+            header = []
+        if header and all(f in header for f in draws["feature_names"]):
+            x_cols = draws["feature_names"]
+    X, y = read_table(args.data, args.y, x_cols)
+    if "constant_data" in idata.children and "X" in idata["constant_data"].to_dataset():
+        n_post = idata["constant_data"].to_dataset().sizes.get("obs")
+        if n_post is not None and n_post != len(y):
+            raise CLIError(
+                f"{args.data!r} has {len(y)} rows but the posterior was sampled on {n_post}; "
+                "pass the data the posterior is of."
+            )
+    k = draws["weights"].shape[-1]
+    caught: list[warnings.WarningMessage] = []
+    if args.em:
+        from .serialize import em_from_dict
+
+        try:
+            payload = json.loads(Path(args.em).read_text())
+        except FileNotFoundError:
+            raise CLIError(f"--em file {args.em!r} does not exist.") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CLIError(f"--em {args.em!r} is not JSON ({exc}).") from None
+        em = em_from_dict(payload, X, y)
+    else:
+        from .em import fit_em
+
+        sigma = draws["sigma"] if draws["sigma_setting"] == "known" else draws["sigma_setting"]
+        if isinstance(sigma, np.ndarray):
+            sigma = float(sigma) if sigma.ndim == 0 else sigma
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            em = fit_em(
+                X,
+                y,
+                k,
+                sigma=sigma,
+                fit_intercept=draws["fit_intercept"],
+                n_init=n_init,
+                random_state=seed,
+            )
+    with warnings.catch_warnings(record=True) as more:
+        warnings.simplefilter("always")
+        result = diagnose(idata, X, y, em=em, method=args.method)
+    seen: dict[str, int] = {}
+    for w in [*caught, *more]:
+        text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
+        seen[text] = seen.get(text, 0) + 1
+    for text, count in seen.items():
+        times = f" (x{count})" if count > 1 else ""
+        print(f"mlrbayes diagnose: warning: {text}{times}", file=sys.stderr)
+    if args.json:
+        out = result.to_dict()
+        out["posterior"] = str(args.posterior)
+        out["data"] = str(args.data)
+        out["em"] = str(args.em) if args.em else f"fitted here (n_init={n_init}, seed={seed})"
+        write_json_atomic(args.json, out)
+    print(result.summary())
+    if args.json:
+        print(f"wrote {args.json}")
+    return 0
+
+
+COMMANDS.append(_add_diagnose)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlrbayes",
