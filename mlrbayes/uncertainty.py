@@ -181,48 +181,50 @@ def observed_information(
     k = w.shape[0]
     d, idx_b, idx_c, idx_s = _layout(k, p, fit_intercept, sigma_setting)
     info = np.zeros((d, d))
+    # Per component k only a few free parameters enter log pi_k + log N_k: the K-1 weights
+    # (through a constant vector a_k), beta_k = (b_k, c_k) and sigma_k. Local score
+    # t_ik = (a_k, u_ik z_i, v_ik) with u = r / s^2 and v = -1/s + r^2/s^3; local complete-data
+    # information B_ik = [[a a', 0, 0], [0, z z'/s^2, 2 r z/s^3], [0, ., -1/s^2 + 3 r^2/s^4]].
+    wi = np.arange(k - 1)
+    local = []
+    for kk in range(k):
+        beta = idx_c[kk] if not fit_intercept else np.r_[idx_b[kk], idx_c[kk]]
+        sig = [] if idx_s is None else [idx_s[kk]]
+        local.append((beta, np.r_[wi, beta, sig].astype(int)))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        inv_w = 1.0 / w
+        a = np.zeros((k, k - 1))  # d log pi_k / d (pi_1..pi_{K-1})
+        a[wi, wi] = 1.0 / w[: k - 1]
+        a[k - 1, :] = -1.0 / w[k - 1]
+        log_w = np.log(w)
         for lo in range(0, n, _CHUNK):
             Xc, yc = Xa[lo : lo + _CHUNK], ya[lo : lo + _CHUNK]
             m = Xc.shape[0]
-            g = _lik.responsibilities(Xc, yc, w, b, c, s)  # (m, K)
+            Z = np.column_stack([np.ones(m), Xc]) if fit_intercept else Xc
             r = yc[:, None] - _lik.component_means(Xc, b, c)  # residuals (m, K)
-            u = r / s**2  # d/d mean of log N
-            score = np.zeros((m, k, d))
-            # weights: d log pi_k / d pi_j = delta_kj / pi_k (k < K), -1 / pi_K (k = K)
-            for j in range(k - 1):
-                score[:, j, j] = inv_w[j]
-                score[:, k - 1, j] = -inv_w[k - 1]
-            for kk in range(k):
-                if fit_intercept:
-                    score[:, kk, idx_b[kk]] = u[:, kk]
-                score[:, kk, idx_c[kk]] = u[:, kk, None] * Xc
+            lj = -0.5 * (r / s) ** 2 - np.log(s) + log_w
+            g = np.exp(lj - _lik.logsumexp_lastaxis(lj)[:, None])  # responsibilities
+            sbar = np.zeros((m, d))  # sum_k gamma_ik s_ik
+            for kk, (beta, loc) in enumerate(local):
+                gk, rk, sk = g[:, kk], r[:, kk], s[kk]
+                q = len(beta)
+                T = np.empty((m, len(loc)))
+                T[:, : k - 1] = a[kk]
+                T[:, k - 1 : k - 1 + q] = Z * (rk / sk**2)[:, None]
                 if idx_s is not None:
-                    score[:, kk, idx_s[kk]] = -1.0 / s[kk] + r[:, kk] ** 2 / s[kk] ** 3
-            gs = g[:, :, None] * score  # gamma_ik s_ik
-            sbar = gs.sum(axis=1)  # (m, d)
-            flat_gs = gs.reshape(m * k, d)
-            info -= flat_gs.T @ score.reshape(m * k, d)
+                    T[:, -1] = -1.0 / sk + rk**2 / sk**3
+                gT = T * gk[:, None]
+                sbar[:, loc] += gT
+                block = -(gT.T @ T)  # - sum_i gamma_ik t t'
+                block[: k - 1, : k - 1] += gk.sum() * np.outer(a[kk], a[kk])
+                bb = slice(k - 1, k - 1 + q)
+                block[bb, bb] += (Z * (gk / sk**2)[:, None]).T @ Z
+                if idx_s is not None:
+                    cross = 2.0 * (Z.T @ (gk * rk)) / sk**3
+                    block[bb, -1] += cross
+                    block[-1, bb] += cross
+                    block[-1, -1] += np.sum(gk * (-1.0 / sk**2 + 3.0 * rk**2 / sk**4))
+                info[np.ix_(loc, loc)] += block
             info += sbar.T @ sbar
-            # expected complete-data information sum_k gamma_ik B_ik (block by block)
-            nk = g.sum(axis=0)
-            for kk in range(k):
-                gk = g[:, kk]
-                beta_idx = idx_c[kk] if not fit_intercept else np.r_[idx_b[kk], idx_c[kk]]
-                Z = Xc if not fit_intercept else np.column_stack([np.ones(m), Xc])
-                info[np.ix_(beta_idx, beta_idx)] += (Z.T * gk) @ Z / s[kk] ** 2
-                if idx_s is not None:
-                    cross = 2.0 * (Z.T @ (gk * r[:, kk])) / s[kk] ** 3
-                    info[beta_idx, idx_s[kk]] += cross
-                    info[idx_s[kk], beta_idx] += cross
-                    info[idx_s[kk], idx_s[kk]] += np.sum(
-                        gk * (-1.0 / s[kk] ** 2 + 3.0 * r[:, kk] ** 2 / s[kk] ** 4)
-                    )
-            if k > 1:
-                wi = np.arange(k - 1)
-                info[wi, wi] += nk[: k - 1] * inv_w[: k - 1] ** 2
-                info[np.ix_(wi, wi)] += nk[k - 1] * inv_w[k - 1] ** 2
     return info
 
 
