@@ -225,6 +225,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from .em import fit_em
     from .serialize import em_to_dict
 
+    if args.json and Path(args.json).is_dir():
+        raise CLIError(f"--json {args.json!r} is a directory; pass a file name such as em.json.")
     X, y = read_table(args.data, args.y, args.x)
     k = _int_option(args.components, "-k", 1)
     n_init = _int_option(args.n_init, "--n-init", 1)

@@ -188,6 +188,13 @@ def test_errors_exit_2_with_one_line_and_no_file(csv, bad_csv, tmp_path, capsys,
     assert not out_json.parent.exists() or not list(out_json.parent.iterdir())
 
 
+def test_json_path_that_is_a_directory(csv, tmp_path, capsys):
+    rc, out, err = _run(["fit", csv[0], "--y", "y", "-k", "1", "--json", tmp_path], capsys)
+    assert rc == 2 and out == ""
+    assert err.startswith("mlrbayes fit: error: --json") and "is a directory" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_help_shows_examples(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["fit", "--help"])
