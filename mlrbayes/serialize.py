@@ -224,6 +224,7 @@ def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
     X : array-like of shape (n_samples, n_features), optional
     y : array-like of shape (n_samples,), optional
         The data the result was fitted to; needed only when ``d`` has no ``responsibilities``.
+        When given, their shape (and a DataFrame's column names) must match the result.
 
     Returns
     -------
@@ -248,15 +249,23 @@ def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
     p = len(features)
     params = _read_params(d, k, p, "the dictionary")
     n = int(_need(d, "n_samples"))
-    if d.get("responsibilities") is not None:
-        resp = np.asarray(d["responsibilities"], dtype=float).reshape(n, k)
-    elif X is not None and y is not None:
-        Xa, ya, _, _ = check_X_y(X, y)
+    if (X is None) != (y is None):
+        raise ValueError("pass both X and y (the data the result was fitted to), or neither.")
+    if X is not None:
+        Xa, ya, xnames, _ = check_X_y(X, y)
         if Xa.shape != (n, p):
             raise ValueError(
                 f"X has shape {Xa.shape} but the result was fitted to ({n}, {p}); pass the "
                 "data the result was fitted to."
             )
+        if hasattr(X, "columns") and xnames != features:
+            raise ValueError(
+                f"X has columns {xnames} but the result was fitted with {features}; pass the "
+                "same predictors in the same order."
+            )
+    if d.get("responsibilities") is not None:
+        resp = np.asarray(d["responsibilities"], dtype=float).reshape(n, k)
+    elif X is not None:
         sig = np.broadcast_to(np.asarray(params["sigma"], dtype=float), (k,))
         resp = _lik.responsibilities(
             Xa, ya, params["weights"], params["intercept"], params["coef"], sig

@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlrbayes import simulate
@@ -155,6 +156,15 @@ def test_without_responsibilities_needs_the_data():
     np.testing.assert_allclose(back.responsibilities, res.responsibilities, rtol=1e-14)
     with pytest.raises(ValueError, match=r"shape \(59, 2\)"):
         em_from_dict(d, X[:-1], y[:-1])
+    with pytest.raises(ValueError, match="pass both X and y"):
+        em_from_dict(d, X)
+    full = em_to_dict(res)
+    assert em_from_dict(full, X, y).n_samples == 60
+    with pytest.raises(ValueError, match=r"shape \(60, 1\)"):
+        em_from_dict(full, X[:, :1], y)
+    frame = pd.DataFrame(X, columns=["width", "height"])
+    with pytest.raises(ValueError, match=r"columns \['width', 'height'\] .* \['height', 'width'\]"):
+        em_from_dict(full, frame, y)
 
 
 def test_bad_input_is_named():
