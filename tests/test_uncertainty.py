@@ -259,3 +259,18 @@ def test_standard_errors_match_parametric_bootstrap_spread():
     louis = np.r_[se["weights"][order], se["intercept"][order], se["coef"][order, 0], se["sigma"]]
     # 120 replicates estimate an sd to about 7 %; allow 25 %
     np.testing.assert_allclose(spread, louis, rtol=0.25)
+
+
+@pytest.mark.parametrize("scale", [1e8, 1e-6])
+def test_standard_errors_are_scale_equivariant(scale):
+    """y in other units: SEs of b, c, sigma scale with it, SEs of the weights do not."""
+    X, y, _ = simulate(300, [0.4, 0.6], [0.0, 5.0], [[1.0], [-1.0]], 0.3, random_state=0)
+    w, b, c, s = [0.4, 0.6], np.array([0.05, 4.9]), np.array([[1.02], [-0.98]]), 0.31
+    _, _, ref = standard_errors(X, y, w, b, c, s, sigma_setting="shared")
+    _, _, out = standard_errors(
+        X, y * scale, w, b * scale, c * scale, s * scale, sigma_setting="shared"
+    )
+    np.testing.assert_allclose(out["weights"], ref["weights"], rtol=1e-8)
+    np.testing.assert_allclose(out["intercept"], ref["intercept"] * scale, rtol=1e-8)
+    np.testing.assert_allclose(out["coef"], ref["coef"] * scale, rtol=1e-8)
+    assert out["sigma"] == pytest.approx(ref["sigma"] * scale, rel=1e-8)
