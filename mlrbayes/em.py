@@ -301,7 +301,7 @@ class EMResult:
 
 # ============================================================================== the algorithm
 _INIT_CHOICES = ("auto", "random", "binned")
-_DEFAULT_CHUNK = 32_768  # rows per block of the fused pass (~1.5 MB of a 6-column block)
+_DEFAULT_CHUNK = 16_384  # rows per block of the fused pass
 _RCOND = 1e-10  # smallest Cholesky pivot of the unit-diagonal Gram matrix accepted
 _SIGMA2_FLOOR = 1e-300  # sigma^2 (standardised units) never reaches 0
 _CANCEL = 1e-8  # a residual sum below this fraction of its terms is recomputed directly
@@ -577,9 +577,11 @@ class _Pass:
     """One sweep over the rows in blocks: E-step at the current parameters (log-sum-exp),
     the log-likelihood, and the sufficient statistics of the M-step, with O(block) memory.
 
-    For block rows ``Z_c`` and residuals ``r_ik = y_i - z_i B_k`` it accumulates
-    ``N_k = sum gamma_ik``, ``G_k = Z^T diag(gamma_k) Z`` (one GEMM for all K), ``H = Z^T
-    (gamma * r)`` (d, K) and ``S_k = sum gamma_ik r_ik^2``.
+    Block arrays are component-major, shape (K, m), so that the log-sum-exp over components
+    is K-1 contiguous elementwise operations. For block rows ``Z_c`` and residuals
+    ``r_ki = y_i - z_i B_k`` it accumulates ``N_k = sum_i gamma_ki``, ``G_k = Z_c^T
+    diag(gamma_k) Z_c`` (one stacked matmul for all K), ``H_k = (gamma_k * r_k) Z_c`` and
+    ``S_k = sum_i gamma_ki r_ki^2``.
     """
 
     def __init__(self, Z: np.ndarray, y: np.ndarray, k: int, chunk: int):
@@ -589,68 +591,74 @@ class _Pass:
         self.k, self.d = k, d
         m = min(chunk, n)
         self.bounds = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
-        self.R = np.empty((m, k))
-        self.T = np.empty((m, k))
-        self.GR = np.empty((m, k))
-        self.W = np.empty((m, k, d))
+        self.R = np.empty((k, m))
+        self.T = np.empty((k, m))
+        self.GR = np.empty((k, m))
+        self.W = np.empty((k, m, d))
         self.mx = np.empty(m)
+        self.s = np.empty(m)
 
-    def _estep(self, a, b, Bt, logc, inv_s):
+    def _estep(self, a, b, B, logc, inv_s):
+        """Fill ``T`` with responsibilities and ``R`` with residuals; return the block loglik."""
         m = b - a
         Zc, yc = self.Z[a:b], self.y[a:b]
-        R, T, mx = self.R[:m], self.T[:m], self.mx[:m]
-        np.matmul(Zc, Bt, out=R)
-        np.subtract(yc[:, None], R, out=R)
+        R, T, mx, s = self.R[:, :m], self.T[:, :m], self.mx[:m], self.s[:m]
+        np.matmul(B, Zc.T, out=R)
+        np.subtract(yc, R, out=R)
         np.multiply(R, inv_s, out=T)
         np.square(T, out=T)
         T *= -0.5
         T += logc
-        np.max(T, axis=1, out=mx)
-        T -= mx[:, None]
+        np.copyto(mx, T[0])
+        for j in range(1, self.k):
+            np.maximum(mx, T[j], out=mx)
+        T -= mx
         np.exp(T, out=T)
-        s = T.sum(axis=1)
-        T /= s[:, None]
+        np.copyto(s, T[0])
+        for j in range(1, self.k):
+            s += T[j]
+        T /= s
         np.log(s, out=s)
         return Zc, R, T, float(s.sum() + mx.sum())
 
     def run(self, B, w, sigma, *, stats=True, resp_out=None, B_eval=None):
-        """Return ``ll`` and, if ``stats``, ``(N, G (K, d, d), H (d, K), S (K,))``.
+        """Return ``(ll, N (K,), G (K, d, d), H (K, d), S (K,))``; zeros unless ``stats``.
 
-        With ``B_eval`` the statistics are replaced by ``sum_i gamma_ik (y_i - z_i B_eval_k)^2``
-        (a direct residual sum, used when the update formula would cancel).
+        ``resp_out`` (n, K) receives the responsibilities. With ``B_eval``, ``S`` is instead
+        ``sum_i gamma_ki (y_i - z_i B_eval_k)^2`` (a direct residual sum, used when the update
+        formula would cancel).
         """
         k, d = self.k, self.d
-        Bt = np.ascontiguousarray(B.T)
+        B = np.ascontiguousarray(B)
         with np.errstate(divide="ignore"):
-            logc = np.log(w) - np.log(sigma) - 0.5 * _lik.LOG_2PI
-        inv_s = 1.0 / sigma
+            logc = (np.log(w) - np.log(sigma) - 0.5 * _lik.LOG_2PI)[:, None]
+        inv_s = (1.0 / sigma)[:, None]
         ll = 0.0
         N = np.zeros(k)
-        Gacc = np.zeros((d, k * d))
-        H = np.zeros((d, k))
+        G = np.zeros((k, d, d))
+        H = np.zeros((k, d))
         S = np.zeros(k)
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
             for a, b in self.bounds:
-                Zc, R, T, llc = self._estep(a, b, Bt, logc, inv_s)
+                Zc, R, T, llc = self._estep(a, b, B, logc, inv_s)
                 ll += llc
                 if resp_out is not None:
-                    resp_out[a:b] = T
+                    resp_out[a:b] = T.T
                 if B_eval is not None:
-                    np.matmul(Zc, B_eval.T, out=R)
-                    np.subtract(self.y[a:b, None], R, out=R)
+                    np.matmul(B_eval, Zc.T, out=R)
+                    np.subtract(self.y[a:b], R, out=R)
                     np.square(R, out=R)
-                    S += np.einsum("ik,ik->k", T, R)
+                    S += np.einsum("ki,ki->k", T, R)
                 elif stats:
                     m = b - a
-                    N += T.sum(axis=0)
-                    GR = np.multiply(T, R, out=self.GR[:m])
-                    S += np.einsum("ik,ik->k", GR, R)
-                    H += Zc.T @ GR
-                    W = np.multiply(T[:, :, None], Zc[:, None, :], out=self.W[:m])
-                    Gacc += Zc.T @ W.reshape(m, k * d)
+                    N += T.sum(axis=1)
+                    GR = np.multiply(T, R, out=self.GR[:, :m])
+                    S += np.einsum("ki,ki->k", GR, R)
+                    H += GR @ Zc
+                    W = np.multiply(T[:, :, None], Zc[None], out=self.W[:, :m])
+                    G += Zc.T @ W
         if not math.isfinite(ll):
             ll = -math.inf
-        G = Gacc.reshape(d, k, d).transpose(1, 0, 2)
         return ll, N, G, H, S
 
 
@@ -671,11 +679,11 @@ def _m_from_stats(n, N, G, H, S, B, w, s, *, mode, min_weight):
         if w[j] == 0 or not N[j] > min_weight * n:
             emptied.append(j)
             continue
-        beta, sing = _wls_solve(G[j], H[:, j] + G[j] @ B[j])
+        beta, sing = _wls_solve(G[j], H[j] + G[j] @ B[j])
         if sing:
             singular.append(j)
         delta = beta - B[j]
-        t1 = float(delta @ H[:, j])
+        t1 = float(delta @ H[j])
         t2 = float(delta @ G[j] @ delta)
         r = S[j] - 2.0 * t1 + t2
         if r <= _CANCEL * (S[j] + 2.0 * abs(t1) + t2):
@@ -987,7 +995,7 @@ def fit_em(
         Per-component sigma: a component with ``sigma_k < min_sigma_ratio * max_j sigma_j`` is
         collapsing (the start is stopped, degenerate); one that ends with fewer than
         ``n_features + 2`` effective observations is flagged degenerate.
-    chunk_size : int, default 32768
+    chunk_size : int, default 16384
         Rows per block of the fused pass (memory O(chunk_size)).
 
     Returns
