@@ -290,8 +290,8 @@ examples:
 Writes a CSV with the predictors (x, or x1..xp) and the response y, and beside it
 <name>.truth.json with the true parameters and every row's true component. Presets:
   separated    K=2, y = 0 + 1.5x and y = 4 - 1.5x, weights 0.4/0.6, sigma 0.4, x ~ U(-3, 3)
-  switching    K=3 parallel lines 1.2 apart, equal weights, sigma 0.5: overlapping
-               components, so chains end up in different labellings; relabelling sorts them out
+  switching    K=3 lines y = -3 + x, y = -x, y = 3, equal weights, sigma 0.5: chains started
+               from different points settle in different labellings; relabelling sorts them out
   four-clouds  K=2, x = -1 or +1, y = +-1 + N(0, 0.25^2): two equally good explanations
                (two flat lines, or the two diagonals y = x and y = -x)
 --weights/--intercept/--coef/--sigma override the preset; give K values each. With several
@@ -307,8 +307,8 @@ SIMULATE_PRESETS: dict[str, dict[str, Any]] = {
     },
     "switching": {
         "weights": [1 / 3, 1 / 3, 1 / 3],
-        "intercept": [-1.2, 0.0, 1.2],
-        "coef": [[0.5], [0.5], [0.5]],
+        "intercept": [-3.0, 0.0, 3.0],
+        "coef": [[1.0], [-1.0], [0.0]],
         "sigma": 0.5,
     },
     "four-clouds": {

@@ -804,7 +804,7 @@ def dispersed_starts(
     out = []
     for _ in range(int(n_starts)):
         coef = rng.normal(0.0, 0.5 * sy / sx, size=(k, X.shape[1]))
-        level = np.quantile(y, np.sort(rng.uniform(0.05, 0.95, size=k)))
+        level = np.quantile(y, rng.uniform(0.05, 0.95, size=k))
         start: dict[str, Any] = {
             "weights": rng.dirichlet(np.full(k, 2.0)),
             "intercept": level - coef @ xbar,
