@@ -437,3 +437,26 @@ def test_result_type_and_no_pymc_import():
         y = np.r_[Y0[:10], 5 - Y0[10:]] + 0.3 * np.sin(37 * Y0)
         res = fit_em(X0, y, 2, sigma="shared", random_state=0)
     assert isinstance(res, EMResult)
+
+
+def test_tiny_noise_sigma_is_a_fixed_point():
+    """Noise 1e-9 against lines 10 apart: the residual-sum update would cancel; the direct
+    recomputation keeps the ML fixed point sigma^2 = sum_ik gamma_ik r_ik^2 / n."""
+    X, y, _ = simulate(400, [0.5, 0.5], [0.0, 10.0], [[1.0], [-1.0]], 1e-9, random_state=2)
+    res = fit_em(X, y, 2, sigma="shared", n_init=4, random_state=0)
+    assert not res.degenerate
+    r = y[:, None] - (res.intercept + X @ res.coef.T)
+    direct = np.sqrt(np.sum(res.responsibilities * r**2) / 400)
+    assert res.sigma == pytest.approx(direct, rel=1e-6)
+    assert res.sigma == pytest.approx(1e-9, rel=0.1)
+
+
+def test_known_sigma_per_component():
+    sig = np.array([0.3, 1.5])
+    X, y, _ = simulate(2000, [0.4, 0.6], [0.0, 3.0], [[2.0], [-1.0]], sig, random_state=9)
+    res = fit_em(X, y, 2, sigma=sig, n_init=3, random_state=0)
+    # a known sd per component ties the labels: no permutation needed
+    np.testing.assert_array_equal(res.sigma, sig)
+    np.testing.assert_allclose(res.intercept, [0.0, 3.0], atol=0.15)
+    np.testing.assert_allclose(res.coef[:, 0], [2.0, -1.0], atol=0.08)
+    np.testing.assert_allclose(res.weights, [0.4, 0.6], atol=0.03)
