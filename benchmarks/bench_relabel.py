@@ -68,6 +68,8 @@ def main() -> None:
         ),
         ("pivot (parameters)", lambda: relabel.pivot(w, b, cf, reference=ref)),
     ]
+    _, n_iter = relabel.stephens(probs, reference=ref_probs, return_n_iter=True)
+    print(f"stephens iterations (reference = truth): {n_iter}")
     for name, fn in rows:
         t, perms = _best(fn, args.repeat)
         if "first draw" in name:  # labelled like draw (0, 0): one global permutation off
@@ -108,9 +110,7 @@ def main() -> None:
         },
     )
     t_diag, res = _best(lambda: diagnose(dt, method="stephens"), 1)
-    print(
-        f"diagnose (stephens; probabilities, R-hat/ESS, modes): {t_diag:.3f} s -> {res.verdict}"
-    )
+    print(f"diagnose (stephens; probabilities, R-hat/ESS, modes): {t_diag:.3f} s -> {res.verdict}")
 
 
 if __name__ == "__main__":

@@ -1138,7 +1138,12 @@ def _reasons(
             )
     else:
         out.append("After relabelling all chains sit in one mode: " + mode_desc[0] + ".")
-    if not converged_after:
+    if not converged_after and after["rhat"].isna().all():
+        out.append(
+            "R-hat and ESS are undefined (they need at least 2 chains and 4 draws per chain); "
+            "run more chains to check convergence."
+        )
+    elif not converged_after:
         bad = after.index[~(after["rhat"] <= rhat_threshold)].tolist()
         if verdict == "multimodal":
             out.append(
