@@ -397,7 +397,7 @@ def _standardise(X: np.ndarray, y: np.ndarray, fit_intercept: bool):
     if fi:
         Z[:, 0] = 1.0
     Zx = Z[:, fi:]
-    Zx[...] = X[:, kept]
+    Zx[...] = X if kept.all() else X[:, kept]
     Zx -= x_mean[kept]
     x_scale = np.ones(p)
     if Zx.shape[1]:
@@ -456,8 +456,14 @@ def _m_step_core(Z, y, resp, *, mode, sigma_known=None, min_weight=0.0, previous
         if not nk[j] > min_weight * n or nk[j] <= 0:
             emptied.append(j)
         else:
-            Zg = Z * g[:, None]
-            beta, sing = _wls_solve(Z.T @ Zg, Zg.T @ y)
+            G = np.zeros((d, d))
+            rhs = np.zeros(d)
+            for a in range(0, n, _DEFAULT_CHUNK):  # row blocks: O(block) extra memory
+                Zb = Z[a : a + _DEFAULT_CHUNK]
+                Zg = Zb * g[a : a + _DEFAULT_CHUNK, None]
+                G += Zb.T @ Zg
+                rhs += Zg.T @ y[a : a + _DEFAULT_CHUNK]
+            beta, sing = _wls_solve(G, rhs)
             if sing:
                 singular.append(j)
             B[j] = beta
