@@ -162,7 +162,8 @@ class EMResult:
     starts : tuple of StartResult
         Every start, in order.
     optima : tuple of Optimum
-        Distinct optima, best log-likelihood first.
+        Distinct optima: non-degenerate before degenerate, each by decreasing log-likelihood;
+        ``optima[0]`` is the returned estimate.
     fit_intercept : bool
     feature_names : list of str
     target_name : str
@@ -833,13 +834,13 @@ def _run_start(
 
 
 # ----------------------------------------------------------------------------- initialisation
-def _init_random(Z, ys, k, rng, mode, s_known, min_weight):
+def _init_random(Z, ys, k, rng, mode, s_known):
     resp = rng.dirichlet(np.ones(k), size=Z.shape[0])
     B, w, s, _, _ = _m_step_core(Z, ys, resp, mode=mode, sigma_known=s_known, min_weight=0.0)
     return B, w, s
 
 
-def _init_binned(Z, ys, k, rng, mode, s_known, min_weight):
+def _init_binned(Z, ys, k, rng, mode, s_known):
     """Sort by y, cut into K contiguous groups, fit each (mixtools' ``regmix.init``). Equal
     groups when ``rng`` is None, else group sizes drawn from Dirichlet(2, ..., 2)."""
     n, d = Z.shape
@@ -984,8 +985,9 @@ def fit_em(
         ``"binned"``: sort by y into K contiguous groups and fit each (as mixtools'
         ``regmix.init``); start 0 uses equal groups, later starts random group sizes.
         ``"auto"``: start 0 binned (equal groups), the others random. Explicit parameters
-        (``weights``, ``intercept``, ``coef`` and optionally ``sigma``; a fitted result works)
-        are start 0; the other ``n_init - 1`` starts are random.
+        (``weights``, ``intercept``, ``coef`` and optionally ``sigma``, which is ignored when
+        sigma is known; a fitted result works) are start 0; the other ``n_init - 1`` starts
+        are random.
     tol : float, default 1e-8
         Convergence when the log-likelihood gain of an iteration, per observation, is below
         ``tol`` (an absolute criterion on the mean log-likelihood, so it does not depend on
@@ -1123,10 +1125,10 @@ def fit_em(
         elif (init == "binned" or (init == "auto" and given is None)) and (
             i == 0 or init == "binned"
         ):
-            start = _init_binned(Z, ys, k, None if i == 0 else rngs[i], mode, s_known, min_weight)
+            start = _init_binned(Z, ys, k, None if i == 0 else rngs[i], mode, s_known)
             kind = "binned"
         else:
-            start = _init_random(Z, ys, k, rngs[i], mode, s_known, min_weight)
+            start = _init_random(Z, ys, k, rngs[i], mode, s_known)
             kind = "random"
         run = _run_start(
             ps,

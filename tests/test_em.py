@@ -137,7 +137,7 @@ def test_fused_iterates_equal_reference_steps(rng, mode):
 def test_init_binned_equal_groups(rng):
     X, y, _ = simulate(90, [0.5, 0.5], [0.0, 3.0], [[1.0], [-1.0]], 0.5, random_state=rng)
     Z = np.column_stack([np.ones(90), X])
-    B, w, s = _init_binned(Z, y, 3, None, "shared", None, 0.0)
+    B, w, s = _init_binned(Z, y, 3, None, "shared", None)
     order = np.argsort(y)
     rss = 0.0
     for j in range(3):
@@ -460,3 +460,20 @@ def test_known_sigma_per_component():
     np.testing.assert_allclose(res.intercept, [0.0, 3.0], atol=0.15)
     np.testing.assert_allclose(res.coef[:, 0], [2.0, -1.0], atol=0.08)
     np.testing.assert_allclose(res.weights, [0.4, 0.6], atol=0.03)
+
+
+@pytest.mark.parametrize("init", ["random", "binned", "auto"])
+def test_init_strategies_reach_the_truth(init):
+    X, y, _ = simulate(600, [0.5, 0.5], [-2.0, 2.0], [[1.0], [-1.0]], 0.5, random_state=4)
+    res = fit_em(X, y, 2, sigma="shared", init=init, n_init=4, random_state=0)
+    kinds = [s.init for s in res.starts]
+    expected = {
+        "random": ["random"] * 4,
+        "binned": ["binned"] * 4,
+        "auto": ["binned", "random", "random", "random"],
+    }[init]
+    assert kinds == expected
+    order = np.argsort(res.intercept)
+    np.testing.assert_allclose(res.intercept[order], [-2.0, 2.0], atol=0.15)
+    np.testing.assert_allclose(res.coef[order, 0], [1.0, -1.0], atol=0.06)
+    assert res.sigma == pytest.approx(0.5, rel=0.1)
