@@ -294,7 +294,7 @@ def test_case2_chains_in_different_labellings(three_lines):
     init = [_permuted_start(em, p) for p in INIT_PERMS]
     with pytest.warns(SamplingWarning, match="not converged"):
         idata = sample_posterior(
-            X, y, 3, sigma=0.5, draws=400, tune=400, chains=4, init=init,
+            X, y, 3, sigma=0.5, draws=1000, tune=500, chains=4, init=init,
             sampler="pymc", random_state=1, progressbar=False,
         )  # fmt: skip
     d = diagnose(idata, em=em)
@@ -321,7 +321,7 @@ def test_case4_consistent_labelling_is_none(three_lines):
 
     X, y, em = three_lines
     idata = sample_posterior(
-        X, y, 3, sigma=0.5, draws=400, tune=400, chains=4, init=[_permuted_start(em, [0, 1, 2])],
+        X, y, 3, sigma=0.5, draws=1000, tune=500, chains=4, init=[_permuted_start(em, [0, 1, 2])],
         sampler="pymc", random_state=2, progressbar=False,
     )  # fmt: skip
     d = diagnose(idata, em=em)
