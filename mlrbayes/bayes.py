@@ -579,7 +579,7 @@ class SamplingDiagnostics:
             )
         if not self.converged:
             msgs.append(
-                f"chains have not converged: max R-hat {self.max_rhat:.3g} > "
+                f"chains have not converged: max R-hat {self.max_rhat:.4f} > "
                 f"{self.rhat_threshold} (min bulk ESS {self.min_ess_bulk:.0f}). Without an "
                 "ordering this is expected under label switching (relabel the draws, "
                 "mlrbayes.relabel); otherwise draw more samples or start from EM optima."

@@ -444,6 +444,164 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 COMMANDS.append(_add_simulate)
 
 
+# ----------------------------------------------------------------------------- sample
+_SAMPLE_EXAMPLES = """\
+examples:
+  mlrbayes sample data.csv --y y -k 2 --sigma shared --seed 1 --out posterior.nc
+  mlrbayes sample data.csv --y y -k 3 --sigma 0.5 --order-by intercept --out posterior.nc
+  mlrbayes sample data.csv --y y -k 2 --em em.json --chains 4 --sampler pymc --out post.nc
+
+Samples the posterior of the mixture of regressions (labels marginalised out) with NUTS and
+writes it as NetCDF (ArviZ DataTree: posterior, sample_stats, observed_data, constant_data,
+log_likelihood). --em starts the chains at the optima of an EM fit (`mlrbayes fit --json`),
+cycling over them, so chains can start in different basins. Divergences and R-hat / ESS are
+printed; problems are warnings on stderr. --sampler auto uses nutpie from 2000 rows on.
+"""
+
+
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sample",
+        help="sample the posterior of a mixture of linear regressions (PyMC / nutpie)",
+        description="Sample the Bayesian mixture of K linear regressions for a CSV file and "
+        "write the posterior to NetCDF.",
+        epilog=_SAMPLE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--y", required=True, metavar="COL", help="response column")
+    p.add_argument(
+        "--x",
+        nargs="+",
+        action="extend",
+        metavar="COL",
+        help="predictor columns (default: every column except --y)",
+    )
+    p.add_argument("-k", "--components", required=True, metavar="K", help="number of components")
+    p.add_argument(
+        "--sigma",
+        default="shared",
+        metavar="VALUE|shared|component",
+        help="known noise sd (a positive number), or 'shared' / 'component' to estimate it "
+        "(default: shared)",
+    )
+    p.add_argument(
+        "--no-intercept", action="store_true", help="regression lines through the origin"
+    )
+    p.add_argument(
+        "--order-by",
+        default="none",
+        choices=["none", "intercept"],
+        help="ordering constraint against label switching (default none)",
+    )
+    p.add_argument("--draws", default="1000", metavar="N", help="draws per chain (1000)")
+    p.add_argument("--tune", default="1000", metavar="N", help="tuning steps per chain (1000)")
+    p.add_argument("--chains", default="4", metavar="N", help="chains (default 4)")
+    p.add_argument(
+        "--sampler", default="auto", choices=["auto", "pymc", "nutpie"], help="NUTS (auto)"
+    )
+    p.add_argument("--em", default=None, metavar="EM.json", help="start chains at EM optima")
+    p.add_argument("--seed", default=None, metavar="S", help="random seed (default: none)")
+    p.add_argument("--out", required=True, metavar="POSTERIOR.nc", help="NetCDF file to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.set_defaults(func=_cmd_sample)
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    import warnings
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise CLIError(f"--out {args.out!r} is a directory; pass a file name such as post.nc.")
+    X, y = read_table(args.data, args.y, args.x)
+    k = _int_option(args.components, "-k", 1)
+    draws = _int_option(args.draws, "--draws", 1)
+    tune = _int_option(args.tune, "--tune", 0)
+    chains = _int_option(args.chains, "--chains", 1)
+    seed = _int_option(args.seed, "--seed", 0)
+    try:
+        sigma = parse_sigma(args.sigma)
+    except argparse.ArgumentTypeError as exc:
+        raise CLIError(f"--sigma {exc}.") from None
+    init = None
+    if args.em:
+        from .serialize import em_from_dict
+
+        em_path = Path(args.em)
+        if not em_path.is_file():
+            raise CLIError(f"--em {args.em!r} does not exist; pass `mlrbayes fit --json` output.")
+        try:
+            payload = json.loads(em_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CLIError(f"--em {args.em!r} is not valid JSON ({exc}).") from None
+        try:
+            init = em_from_dict(payload, X, y)
+        except KeyError as exc:
+            raise CLIError(
+                f"--em {args.em!r} lacks {exc}; pass `mlrbayes fit --json` output."
+            ) from None
+
+    from . import bayes
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bayes.SamplingWarning)
+        idata = bayes.sample_posterior(
+            X,
+            y,
+            k,
+            sigma=sigma,
+            fit_intercept=not args.no_intercept,
+            order_by=None if args.order_by == "none" else args.order_by,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            sampler=args.sampler,
+            init=init,
+            random_state=seed,
+            progressbar=False if args.quiet else None,
+        )
+    for w in caught:
+        if issubclass(w.category, bayes.SamplingWarning):
+            print(f"mlrbayes sample: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    bayes.save_posterior(idata, out)
+    if not args.quiet:
+        print(_sample_summary(idata, args.data))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _sample_summary(idata: Any, path: str) -> str:
+    """Sampler, convergence and posterior means (sd) per component."""
+    import numpy as np
+
+    post = idata["posterior"]
+    a = post.attrs
+    lines = [
+        f"posterior of {path}: K={a['n_components']}, sigma {a['sigma_setting']}, "
+        f"order_by {a['order_by']}, sampler {a['sampler']}, {post.sizes['chain']} chains x "
+        f"{post.sizes['draw']} draws in {a['sampling_wall_seconds']:.1f} s",
+        f"divergences {a['n_divergent']}; max R-hat {a['max_rhat']:.4f}; min bulk ESS "
+        f"{a['min_ess_bulk']:.0f}",
+        "posterior mean (sd):",
+    ]
+    for name in ("weights", "intercept", "coef", "sigma"):
+        if name not in post.data_vars:
+            continue
+        da = post[name]
+        mean = da.mean(("chain", "draw"))
+        sd = da.std(("chain", "draw"))
+        for idx in np.ndindex(mean.shape):
+            label = ",".join(str(mean[d].values[i]) for d, i in zip(mean.dims, idx, strict=True))
+            label = f"{name}[{label}]" if label else name
+            lines.append(f"  {label} {float(mean.values[idx]):.6g} ({float(sd.values[idx]):.3g})")
+    return "\n".join(lines)
+
+
+COMMANDS.append(_add_sample)
+
+
 # ----------------------------------------------------------------------------- diagnose
 _DIAGNOSE_EXAMPLES = """\
 examples:
