@@ -1,0 +1,193 @@
+"""Reports: files, the numbers they carry, escaping, self-containment and atomic writing."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_compare import _draws_around, _tree
+
+from mlrbayes.compare import compare
+from mlrbayes.em import fit_em
+from mlrbayes.report import fmt, render_html, write_report
+from mlrbayes.report import render as render_mod
+from mlrbayes.simulate import simulate
+
+EVIL = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    rng = np.random.default_rng(5)
+    X, y, _ = simulate(150, [0.4, 0.6], [0.0, 4.0], [[1.5], [-1.5]], 0.4, random_state=4)
+    Xdf = pd.DataFrame(X, columns=[EVIL])
+    em = fit_em(Xdf, pd.Series(y, name="y & <b>"), 2, sigma="shared", n_init=3, random_state=0)
+    w, b, c, s = _draws_around(em, rng)
+    return compare(em, _tree(X, y, w, b, c, s, features=[EVIL]))
+
+
+@pytest.fixture(scope="module")
+def written(comparison, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    paths = write_report(comparison, out, title="Test <report>", notes=["note with <tag>"])
+    return out, paths
+
+
+def test_files_exist(written):
+    out, paths = written
+    for name in ("report.html", "report.md", "report.json"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 1000
+    assert paths["html"] == out / "report.html"
+    figs = sorted(p.name for p in (out / "report_files").iterdir())
+    assert figs == sorted(
+        f"{n}.png"
+        for n in ("fit", "loglik_trace", "census", "trace_before", "trace_after", "forest")
+    )
+    for p in (out / "report_files").iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # nothing temporary left behind
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_json_equals_comparison(written, comparison):
+    out, _ = written
+    d = json.loads((out / "report.json").read_text())
+    for key in ("verdict", "parameters", "label_switching", "multimodality", "em", "sampler"):
+        assert key in d
+    assert d["verdict"] == comparison.verdict == "agree"
+    rows = d["parameters"]
+    assert [r["name"] for r in rows] == list(comparison.table["name"])
+    for r, (_, t) in zip(rows, comparison.table.iterrows(), strict=True):
+        for col in ("em", "em_se", "post_mean", "post_sd", "hdi_low", "hdi_high", "z"):
+            assert r[col] == t[col], (r["name"], col)
+        assert r["in_hdi"] is bool(t["in_hdi"])
+    assert d["em"]["loglik"] == comparison.em.loglik
+    assert d["sampler"]["n_divergent"] == 0
+    assert d["report"]["notes"] == ["note with <tag>"]
+
+
+def test_numbers_appear_in_html_and_markdown(written, comparison):
+    out, _ = written
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    assert html.index("Verdict: agree") < html.index("Data and settings")
+    assert md.index("## Verdict: agree") < md.index("## Data and settings")
+    for _, r in comparison.table.iterrows():
+        for col in ("em", "em_se", "post_mean", "post_sd", "hdi_low", "hdi_high"):
+            assert fmt(r[col]) in html, (r["name"], col)
+            assert fmt(r[col]) in md, (r["name"], col)
+        assert fmt(r["z"], 3) in html and fmt(r["z"], 3) in md
+    assert fmt(comparison.em.loglik) in html
+    assert f"<dd>{comparison.settings['n']}</dd>" in html
+    assert "| observations (n) | 150 |" in md
+
+
+def test_user_strings_are_escaped(written):
+    out, _ = written
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    for text in (html, md):
+        assert "<script" not in text.lower()
+        assert "&lt;script&gt;alert" in text and "&lt;/script&gt;" in text
+        assert "<tag>" not in text and "<report>" not in text and "<b>" not in text
+    assert "&lt;tag&gt;" in html and "y &amp; &lt;b&gt;" in html
+    assert "coef[0,&lt;script&gt;" in html
+
+
+def test_html_is_self_contained(written):
+    out, _ = written
+    html = (out / "report.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html and "@import" not in html and "url(" not in html
+    imgs = re.findall(r'<img src="([^"]+)"', html)
+    assert len(imgs) == 6 and all(i.startswith("data:image/png;base64,") for i in imgs)
+
+
+def test_markdown_links_figures_beside_it(written):
+    out, _ = written
+    md = (out / "report.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert len(links) == 6
+    for link in links:
+        assert not link.startswith(("/", "http")) and (out / link).is_file()
+
+
+def test_failed_render_leaves_nothing_and_keeps_old_report(comparison, tmp_path, monkeypatch):
+    write_report(comparison, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("renderer failed")
+
+    monkeypatch.setattr(render_mod, "render_html", boom)
+    with pytest.raises(RuntimeError, match="renderer failed"):
+        write_report(comparison, tmp_path, title="second")
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "report_files"])
+
+    fresh = tmp_path / "fresh"
+    with pytest.raises(RuntimeError):
+        write_report(comparison, fresh)
+    assert list(fresh.iterdir()) == []
+
+
+def test_interrupt_while_rendering_figures_leaves_nothing(comparison, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render_mod, "_png", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_report(comparison, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_report_rejects_bad_input(comparison, tmp_path):
+    with pytest.raises(TypeError, match="Comparison"):
+        write_report({"verdict": "agree"}, tmp_path)
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    with pytest.raises(ValueError, match="not a directory"):
+        write_report(comparison, f)
+
+
+def test_multimodal_report_lists_modes(tmp_path):
+    from test_compare import DRAWS
+
+    rng = np.random.default_rng(1)
+    X = np.resize([-1.0, 1.0], 120)[:, None]
+    X, y, _ = simulate(120, [0.5, 0.5], [1.0, -1.0], [[0.0], [0.0]], 0.25, X=X, random_state=2)
+    em = fit_em(X, y, 2, sigma="shared", n_init=10, random_state=0)
+    parts = []
+    for opt in [o for o in em.optima if not o.degenerate][:2]:
+        w0 = opt.weights[0] + 0.03 * rng.standard_normal((2, DRAWS))
+        parts.append(
+            (
+                np.stack([w0, 1 - w0], -1),
+                opt.intercept + 0.03 * rng.standard_normal((2, DRAWS, 2)),
+                opt.coef + 0.03 * rng.standard_normal((2, DRAWS, 2, 1)),
+                opt.sigma + 0.01 * rng.standard_normal((2, DRAWS)),
+            )
+        )
+    w, b, c, s = (np.concatenate(a) for a in zip(*parts, strict=True))
+    cmp = compare(em, _tree(X, y, w, b, c, s, features=["x0"]))
+    assert cmp.verdict == "inconclusive"
+    html = render_html(cmp)
+    assert 'id="modes-table"' in html
+    assert html.count("data:image/png;base64,") == 7  # the six figures + the modes' lines
+    for m in cmp.multimodality["modes"]:
+        assert f"{fmt(100 * m['share'], 3)}%" in html
+        for b_k in m["intercept"]:
+            assert fmt(b_k, 3) in html
+    figs = render_mod.make_figures(cmp)
+    try:
+        ax = figs["modes"].axes[0]
+        assert len(ax.lines) == 4  # K = 2 lines per mode
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert legend == ["data", "mode 0 (EM) (50% of chains)", "mode 1 (50% of chains)"]
+    finally:
+        import matplotlib.pyplot as plt
+
+        for f in figs.values():
+            plt.close(f)
