@@ -126,6 +126,12 @@ def test_hand_built_multimodal(clouds):
     assert not d.converged_after
     assert any("2 distinct modes" in r for r in d.reasons)
     assert list(mm.census["chains"]) == [2, 2]
+    # superchains given as starting basins (what the sampler was told) give the same nested R-hat
+    basins = np.array([0, 1, 0, 1])
+    d2 = diagnose(tree(X, y, w, b, c, 0.25), em=em, superchain_ids=basins)
+    np.testing.assert_allclose(d2.multimodality.rhat_nested, mm.rhat_nested)
+    with pytest.raises(ValueError, match="one integer group per chain"):
+        diagnose(tree(X, y, w, b, c, 0.25), em=em, superchain_ids=[0, 1])
 
 
 def test_mode_not_found_by_em(clouds):
