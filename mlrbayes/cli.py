@@ -844,6 +844,9 @@ def _run_validation(
     chains = _int_option(args.chains, "--chains", 1)
     n_init = _int_option(args.n_init, "--n-init", 1)
     seed = _int_option(args.seed, "--seed", 0)
+    from ._validation import check_sigma
+
+    sigma = check_sigma(sigma, k)  # fail before any work is done
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {str(out)!r} exists and is not a directory; pass a directory.")
     if not any(importlib.util.find_spec(m) for m in ("h5netcdf", "netCDF4")):
