@@ -732,9 +732,11 @@ def _verdict(em, table, sampler, multimodality, label_switching, thresholds, hdi
             + (" (contains the EM estimate)" if m.get("contains_em") else "")
             for i, m in enumerate(modes)
         )
-        reasons_inc.append(
+        # the cause comes first: split modes also inflate R-hat and deflate ESS
+        reasons_inc.insert(
+            0,
             f"the posterior is genuinely multimodal ({len(modes)} modes not related by "
-            f"relabelling: {desc}); a single EM estimate cannot summarise it"
+            f"relabelling: {desc}); a single EM estimate cannot summarise it",
         )
     if not em.converged:
         reasons_inc.append(f"EM did not converge ({em.n_iter} iterations); refit with more")
