@@ -63,3 +63,4 @@ def test_tone_perception(tmp_path, monkeypatch):
     assert "(150, 2)" in text
     assert "verdict: agree" in text
     assert (tmp_path / "tone" / "report.json").is_file()
+    assert "EM SE / posterior sd ranges from" in text
