@@ -1,11 +1,15 @@
 """mlrbayes: mixtures of linear regressions fitted by EM and by MCMC, and compared.
 
-Importing the package does not import PyMC; ``mlrbayes.bayes`` does, on first use.
+Importing the package does not import PyMC or matplotlib: ``build_model``, ``sample_posterior``,
+``posterior_responsibilities``, ``load_posterior``, ``save_posterior`` (from :mod:`mlrbayes.bayes`)
+and ``write_report`` (from :mod:`mlrbayes.report`) are loaded on first use.
 """
 
 from __future__ import annotations
 
+from .compare import Comparison, compare, validate
 from .datasets import load_tonedata
+from .diagnostics import Diagnosis, diagnose
 from .em import ConvergenceWarning, EMResult, NumericalWarning, fit_em
 from .estimator import MixtureRegressionEM
 from .likelihood import mixture_loglik, responsibilities
@@ -16,19 +20,50 @@ from .uncertainty import standard_errors
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "build_model": "bayes",
+    "load_posterior": "bayes",
+    "posterior_responsibilities": "bayes",
+    "sample_posterior": "bayes",
+    "save_posterior": "bayes",
+    "write_report": "report",
+}
+
+
+def __getattr__(name: str):
+    """Load the PyMC and plotting layers only when one of their functions is asked for."""
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'mlrbayes' has no attribute {name!r}")
+
+
 __all__ = [
+    "Comparison",
     "ConvergenceWarning",
+    "Diagnosis",
     "EMResult",
     "MixtureRegressionEM",
     "NumericalWarning",
     "__version__",
+    "build_model",
+    "compare",
+    "diagnose",
     "em_from_dict",
     "em_to_dict",
     "fit_em",
+    "load_posterior",
     "load_tonedata",
     "mixture_loglik",
+    "posterior_responsibilities",
     "responsibilities",
+    "sample_posterior",
+    "save_posterior",
     "select_components",
     "simulate",
     "standard_errors",
+    "validate",
+    "write_report",
 ]
