@@ -41,10 +41,7 @@ should agree on location (``|z|`` well below 1) and spread (``se_ratio`` near 1)
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.metadata
-import math
-import numbers
 import platform
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._json import plain
 from ._validation import check_positive_float
 from .em import EMResult
 from .params import flatten
@@ -93,29 +91,8 @@ TABLE_COLUMNS = (
 
 # ----------------------------------------------------------------------------- plain values
 def _plain(value: Any) -> Any:
-    """NumPy values, tuples, DataFrames and dataclasses to JSON-able Python (NaN/inf -> None)."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()] if value.ndim else _plain(value.item())
-    if isinstance(value, pd.DataFrame):
-        return [_plain(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if hasattr(value, "to_dict"):
-        return _plain(value.to_dict())
-    return str(value)
+    """Strict-JSON plain types (NaN -> None; unknown objects as text)."""
+    return plain(value, default=str)
 
 
 # ----------------------------------------------------------------------------- the result

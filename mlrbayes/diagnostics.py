@@ -48,7 +48,6 @@ folding, and localization: an improved R-hat. *Bayesian Analysis* 16(2), 667–7
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ import pandas as pd
 
 from . import likelihood as _lik
 from . import relabel as _rl
+from ._json import plain
 from ._validation import check_choice, check_positive_float, check_X_y
 from .params import flatten, param_names
 
@@ -82,20 +82,7 @@ VERDICTS = ("none", "label_switching", "multimodal")
 # ----------------------------------------------------------------------------- result types
 def _jsonable(x: Any) -> Any:
     """Plain Python types for JSON; NaN/inf become None."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.bool_ | bool):
-        return bool(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, float | np.floating):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    return x
+    return plain(x, default=lambda v: v)
 
 
 @dataclass(frozen=True)

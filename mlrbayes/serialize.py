@@ -36,12 +36,12 @@ The top-level keys (the ``mlrbayes fit --json`` format) are
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from typing import Any
 
 import numpy as np
 
 from . import likelihood as _lik
+from ._json import plain
 from ._validation import check_X_y
 from .em import EMResult, Optimum, StartResult
 
@@ -56,24 +56,8 @@ _START_FIELDS = frozenset(f.name for f in dataclasses.fields(StartResult))
 
 # ----------------------------------------------------------------------------- to plain types
 def _plain(value: Any) -> Any:
-    """NumPy scalars/arrays, tuples and dataclasses to lists, floats, ints, bools and dicts."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist()) if value.dtype == object else value.tolist()
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    raise TypeError(f"cannot convert {type(value).__name__} value {value!r} to JSON.")
+    """Plain JSON types with NaN kept (em.json is written with allow_nan: NaN SEs round-trip)."""
+    return plain(value, nan_to_none=False)
 
 
 _START_KEYS = frozenset(
