@@ -102,6 +102,28 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
+def _add_data_args(p: argparse.ArgumentParser, *, sigma_required: bool) -> None:
+    """The data and model arguments shared by fit, sample and validate."""
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--y", required=True, metavar="COL", help="response column")
+    p.add_argument(
+        "--x",
+        nargs="+",
+        action="extend",
+        metavar="COL",
+        help="predictor columns (default: every column except --y)",
+    )
+    p.add_argument("-k", "--components", required=True, metavar="K", help="number of components")
+    p.add_argument(
+        "--sigma",
+        required=sigma_required,
+        default=None if sigma_required else "shared",
+        metavar="VALUE|shared|component",
+        help="known noise sd (a positive number), or 'shared' / 'component' to estimate one sd "
+        "or one per component" + ("" if sigma_required else " (default: shared)"),
+    )
+
+
 # ----------------------------------------------------------------------------- fit
 _FIT_EXAMPLES = """\
 examples:
@@ -124,23 +146,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
         epilog=_FIT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--y", required=True, metavar="COL", help="response column")
-    p.add_argument(
-        "--x",
-        nargs="+",
-        action="extend",
-        metavar="COL",
-        help="predictor columns (default: every column except --y)",
-    )
-    p.add_argument("-k", "--components", required=True, metavar="K", help="number of components")
-    p.add_argument(
-        "--sigma",
-        default="shared",
-        metavar="VALUE|shared|component",
-        help="known noise sd (a positive number), or 'shared' / 'component' to estimate one sd "
-        "or one per component (default: shared)",
-    )
+    _add_data_args(p, sigma_required=False)
     p.add_argument("--n-init", default="10", metavar="N", help="number of EM starts (default 10)")
     p.add_argument("--seed", default=None, metavar="S", help="random seed (default: none)")
     p.add_argument("--init", default="auto", help="initialisation strategy (default: auto)")
@@ -468,23 +474,7 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
         epilog=_SAMPLE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--y", required=True, metavar="COL", help="response column")
-    p.add_argument(
-        "--x",
-        nargs="+",
-        action="extend",
-        metavar="COL",
-        help="predictor columns (default: every column except --y)",
-    )
-    p.add_argument("-k", "--components", required=True, metavar="K", help="number of components")
-    p.add_argument(
-        "--sigma",
-        default="shared",
-        metavar="VALUE|shared|component",
-        help="known noise sd (a positive number), or 'shared' / 'component' to estimate it "
-        "(default: shared)",
-    )
+    _add_data_args(p, sigma_required=False)
     p.add_argument(
         "--no-intercept", action="store_true", help="regression lines through the origin"
     )
@@ -794,23 +784,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
         epilog=_VALIDATE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--y", required=True, metavar="COL", help="response column")
-    p.add_argument(
-        "--x",
-        nargs="+",
-        action="extend",
-        metavar="COL",
-        help="predictor columns (default: every column except --y)",
-    )
-    p.add_argument("-k", "--components", required=True, metavar="K", help="number of components")
-    p.add_argument(
-        "--sigma",
-        required=True,
-        metavar="VALUE|shared|component",
-        help="known noise sd (a positive number), or 'shared' / 'component' to estimate one sd "
-        "or one per component, in both EM and the posterior",
-    )
+    _add_data_args(p, sigma_required=True)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     _add_validate_options(p, draws=1000, tune=1000)
     p.set_defaults(func=_cmd_validate)
