@@ -125,11 +125,28 @@ class SamplingWarning(UserWarning):
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
+# ln 2 split in two so that the range reduction t - k ln 2 is exact; rows per block.
+_LN2_HI = 0.693147180369123816490
+_LN2_LO = 1.90821492927058770002e-10
+_LOG2E = 1.4426950408889634
+_BLOCK = 256
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
     """Marginal log-likelihood and its gradient in one pass over the data.
 
     Shapes: X (n, p), y (n,), w/b/s (K,), c (K, p). Returns ``(loglik, d_w, d_b, d_c, d_s)``.
+
+    The data are processed in blocks of ``_BLOCK`` rows with component-major scratch arrays, so
+    every inner loop runs over contiguous rows and vectorises. Transcendentals dominate the
+    cost, so: the exponentials of the log-sum-exp (arguments <= 0) use a branch-free range
+    reduction ``t = k ln 2 + r`` with a degree-12 Taylor polynomial for ``e^r`` (|r| <= ln2/2,
+    error below 1e-16 relative) and ``2^k`` built from its exponent bits, which vectorises
+    where libm's ``exp`` does not; and the ``log`` of the per-row sums (each in [1, K]) is
+    taken once per 32 rows of their product. Arguments below -700 are clamped: their terms
+    (< 1e-304) are negligible beside the row's largest term, which is exactly 1. The results
+    match a direct NumPy/SciPy evaluation to about 1e-14 relative (``tests/test_bayes.py``).
     """
     n, p = X.shape
     k_ = w.shape[0]
@@ -142,36 +159,78 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
     gb = np.zeros(k_)
     gc = np.zeros((k_, p))
     gs = np.zeros(k_)
-    r = np.empty(k_)
-    lj = np.empty(k_)
+    res = np.empty((k_, _BLOCK))  # residuals y - mu_k
+    ex = np.empty((k_, _BLOCK))  # log-densities, then exp(. - row max)
+    rmax = np.empty(_BLOCK)
+    rsum = np.empty(_BLOCK)  # row sums of ex, then their reciprocals
+    bits = np.empty(_BLOCK, dtype=np.int64)
+    pow2 = bits.view(np.float64)
     total = 0.0
-    for i in range(n):
-        m = -np.inf
+    for start in range(0, n, _BLOCK):
+        nb = min(_BLOCK, n - start)
+        for i in range(nb):
+            rmax[i] = -np.inf
+            rsum[i] = 0.0
         for k in range(k_):
-            mu = b[k]
+            for i in range(nb):
+                mu = b[k]
+                for j in range(p):
+                    mu += c[k, j] * X[start + i, j]
+                r = y[start + i] - mu
+                res[k, i] = r
+                v = lognorm[k] - 0.5 * r * r * inv_s2[k]
+                ex[k, i] = v
+                rmax[i] = max(rmax[i], v)
+        for k in range(k_):
+            for i in range(nb):
+                t = max(ex[k, i] - rmax[i], -700.0)
+                kf = np.floor(t * _LOG2E + 0.5)
+                r = (t - kf * _LN2_HI) - kf * _LN2_LO
+                q = 1.0 / 479001600.0
+                q = 1.0 / 39916800.0 + r * q
+                q = 1.0 / 3628800.0 + r * q
+                q = 1.0 / 362880.0 + r * q
+                q = 1.0 / 40320.0 + r * q
+                q = 1.0 / 5040.0 + r * q
+                q = 1.0 / 720.0 + r * q
+                q = 1.0 / 120.0 + r * q
+                q = 1.0 / 24.0 + r * q
+                q = 1.0 / 6.0 + r * q
+                q = 0.5 + r * q
+                q = 1.0 + r * q
+                q = 1.0 + r * q
+                bits[i] = (np.int64(kf) + 1023) << 52
+                e = q * pow2[i]
+                ex[k, i] = e
+                rsum[i] += e
+        prod = 1.0
+        for i in range(nb):
+            total += rmax[i]
+            prod *= rsum[i]  # 32 factors in [1, K] cannot overflow
+            if (i & 31) == 31:
+                total += np.log(prod)
+                prod = 1.0
+            rsum[i] = 1.0 / rsum[i]
+        total += np.log(prod)
+        for k in range(k_):
+            sw = 0.0
+            sb = 0.0
+            ss = 0.0
+            for i in range(nb):
+                g = ex[k, i] * rsum[i]  # responsibility gamma_ik
+                sw += g
+                a = g * res[k, i] * inv_s2[k]
+                sb += a
+                ss += g * (res[k, i] * res[k, i] * inv_s2[k] - 1.0)
+                ex[k, i] = a
+            gw[k] += sw
+            gb[k] += sb
+            gs[k] += ss
             for j in range(p):
-                mu += c[k, j] * X[i, j]
-            rk = y[i] - mu
-            r[k] = rk
-            v = lognorm[k] - 0.5 * rk * rk * inv_s2[k]
-            lj[k] = v
-            if v > m:
-                m = v
-        acc = 0.0
-        for k in range(k_):
-            e = np.exp(lj[k] - m)
-            lj[k] = e
-            acc += e
-        total += m + np.log(acc)
-        inv_acc = 1.0 / acc
-        for k in range(k_):
-            g = lj[k] * inv_acc
-            gw[k] += g
-            a = g * r[k] * inv_s2[k]
-            gb[k] += a
-            for j in range(p):
-                gc[k, j] += a * X[i, j]
-            gs[k] += g * (r[k] * r[k] * inv_s2[k] - 1.0)
+                sc = 0.0
+                for i in range(nb):
+                    sc += ex[k, i] * X[start + i, j]
+                gc[k, j] += sc
     for k in range(k_):
         gw[k] /= w[k]
         gs[k] /= s[k]
@@ -217,16 +276,32 @@ class _MixRegLogp(Op):
 _mixreg_logp = _MixRegLogp()
 
 
+def _kernel_cache_salt() -> int:
+    """An integer that changes whenever the kernel's or this wrapper's source changes.
+
+    PyTensor's numba cache keys an Op by its class and props only; without this salt a compiled
+    graph cached by an older version of the kernel would keep being used after an upgrade.
+    """
+    import hashlib
+    import inspect
+
+    src = inspect.getsource(_mixreg_logp_grad.py_func) + inspect.getsource(_numba_funcify_mixreg)
+    return int(hashlib.sha256(src.encode()).hexdigest()[:15], 16)
+
+
 @register_funcify_default_op_cache_key(_MixRegLogp)
 def _numba_funcify_mixreg(op, node=None, **kwargs):
     kernel = _mixreg_logp_grad
 
     @numba_njit
     def mixreg_logp(X, y, w, b, c, s):
-        total, gw, gb, gc, gs = kernel(X, y, w, b, c, s)
+        # The observed y reaches here as a graph constant, which numba types as a read-only,
+        # possibly unaligned array; the kernel compiled for that type does not vectorise and
+        # ran 3x slower. A fresh copy (n doubles, ~1% of the kernel's time) keeps the fast path.
+        total, gw, gb, gc, gs = kernel(X, y.copy(), w, b, c, s)
         return np.asarray(total), gw, gb, gc, gs
 
-    return mixreg_logp, 1
+    return mixreg_logp, _kernel_cache_salt()
 
 
 def _mixture_logp_tensor(X, y, weights, intercept, coef, sigma_k):
