@@ -420,6 +420,7 @@ def build_model(
     fit_intercept: bool = True,
     priors: Mapping | None = None,
     order_by: str | None = None,
+    likelihood: str = "fast",
 ) -> pm.Model:
     """PyMC model of the mixture of linear regressions with the labels marginalised out.
 
@@ -448,6 +449,13 @@ def build_model(
         similar intercepts the constraint truncates them and the posterior is distorted. The
         default (no ordering) keeps the symmetric posterior; :mod:`mlrbayes.relabel` handles
         label switching after sampling.
+    likelihood : {"fast", "normal_mixture"}, default "fast"
+        How the observed ``y`` is modelled; both give the same density. ``"fast"``: one Op
+        that evaluates the marginal log-likelihood and its gradient in a single numba pass
+        (3-4x the ESS per second of the textbook graph, ``benchmarks/RESULTS.md``).
+        ``"normal_mixture"``: the textbook ``pm.NormalMixture`` with means
+        ``intercept + X @ coef.T``, as a reference or for PyMC features that need a standard
+        distribution (e.g. ``pm.sample_posterior_predictive``).
 
     Returns
     -------
@@ -471,6 +479,7 @@ def build_model(
     sig = check_sigma(sigma, k)
     mode = sigma_mode(sig)
     order_by = _check_order_by(order_by, bool(fit_intercept))
+    likelihood = check_choice(likelihood, "likelihood", ("fast", "normal_mixture"))
     pri = _merge_priors(default_priors(Xa, ya), priors)
 
     coords = {"component": np.arange(k), "feature": list(names), "obs": np.arange(n)}
@@ -508,21 +517,26 @@ def build_model(
         else:
             sigma_k = pt.as_tensor_variable(np.broadcast_to(np.asarray(sig, dtype=float), (k,)))
 
-        def _logp(value, w, b, c, sk, Xv):
-            return _mixture_logp_tensor(Xv, value, w, b, c, sk)
+        if likelihood == "normal_mixture":
+            mu = intercept + pt.dot(Xd, coef.T)
+            pm.NormalMixture("y", w=weights, mu=mu, sigma=sigma_k, observed=ya, dims="obs")
+        else:
 
-        pm.CustomDist(
-            "y",
-            weights,
-            intercept,
-            coef,
-            sigma_k,
-            Xd,
-            logp=_logp,
-            signature="(k),(k),(k,p),(k),(n,p)->(n)",
-            observed=ya,
-            dims="obs",
-        )
+            def _logp(value, w, b, c, sk, Xv):
+                return _mixture_logp_tensor(Xv, value, w, b, c, sk)
+
+            pm.CustomDist(
+                "y",
+                weights,
+                intercept,
+                coef,
+                sigma_k,
+                Xd,
+                logp=_logp,
+                signature="(k),(k),(k,p),(k),(n,p)->(n)",
+                observed=ya,
+                dims="obs",
+            )
     model._mlrbayes_settings = {  # read by sample_posterior
         "sigma": sig,
         "sigma_setting": mode,

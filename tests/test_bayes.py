@@ -108,6 +108,28 @@ def test_model_loglik_equals_numpy(sigma, fit_intercept, order_by, check_grad, r
         np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("sigma", "order_by"), [(0.8, None), ("shared", "intercept"), ("component", None)]
+)
+def test_fast_model_equals_pymc_normal_mixture(sigma, order_by, rng):
+    """The whole model (priors, transforms, likelihood) against PyMC's own NormalMixture."""
+    k = 3
+    X = rng.normal(size=(30, 2))
+    y = rng.normal(scale=3.0, size=30)
+    fast = bayes.build_model(X, y, k, sigma=sigma, order_by=order_by)
+    ref = bayes.build_model(X, y, k, sigma=sigma, order_by=order_by, likelihood="normal_mixture")
+    assert "Mixture" in type(ref["y"].owner.op).__name__  # the reference really is PyMC's
+    logp_fast, logp_ref = fast.compile_logp(), ref.compile_logp()
+    for _ in range(3):
+        w = rng.dirichlet(np.ones(k))
+        b = np.sort(rng.normal(scale=2.0, size=k))
+        c = rng.normal(size=(k, 2))
+        s = None if not isinstance(sigma, str) else rng.uniform(0.5, 2.0, size=k)
+        s = s if sigma == "component" else (None if s is None else s[0])
+        point = _value_point(fast, w, b, c, s)
+        assert logp_fast(point) == pytest.approx(logp_ref(point), rel=1e-10)
+
+
 def test_model_structure_and_coords():
     X, y = _data2(50)
     import pandas as pd
