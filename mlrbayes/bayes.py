@@ -109,8 +109,9 @@ __all__ = [
 #: Accepted values of ``sampler``.
 SAMPLERS = ("auto", "pymc", "nutpie")
 
-#: ``sampler="auto"`` uses nutpie from this many observations on (see :func:`sample_posterior`).
-AUTO_NUTPIE_MIN_N = 2000
+#: ``sampler="auto"`` uses nutpie when n_samples * n_components reaches this (see
+#: :func:`sample_posterior` and ``benchmarks/RESULTS.md``).
+AUTO_NUTPIE_MIN_NK = 50_000
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -727,7 +728,7 @@ def sampling_diagnostics(idata, *, rhat_threshold: float = 1.01) -> SamplingDiag
 
 
 # ============================================================================ sampling
-def _choose_sampler(sampler: str, n: int, per_chain_init: bool) -> str:
+def _choose_sampler(sampler: str, n: int, k: int, per_chain_init: bool) -> str:
     sampler = check_choice(sampler, "sampler", SAMPLERS)
     if sampler == "nutpie" and per_chain_init:
         raise ValueError(
@@ -738,7 +739,7 @@ def _choose_sampler(sampler: str, n: int, per_chain_init: bool) -> str:
         return sampler
     if per_chain_init:
         return "pymc"
-    return "nutpie" if n >= AUTO_NUTPIE_MIN_N else "pymc"
+    return "nutpie" if n * k >= AUTO_NUTPIE_MIN_NK else "pymc"
 
 
 def _seed(random_state) -> int | None:
@@ -796,10 +797,11 @@ def sample_posterior(
         Parallel chains; default ``min(chains, 2)``.
     sampler : {"auto", "pymc", "nutpie"}
         ``"pymc"``: PyMC's NUTS; ``"nutpie"``: nutpie's NUTS (Rust, numba-compiled logp; a fixed
-        compile cost of a few seconds per model, faster per draw). ``"auto"`` picks nutpie when
-        ``n_samples >= AUTO_NUTPIE_MIN_N`` (2000) and PyMC's NUTS below, where compile overhead
-        dominates (see ``benchmarks/RESULTS.md``), and always PyMC's NUTS when ``init`` gives
-        different starts per chain (nutpie takes one starting point).
+        compile cost of a few seconds per model, cheaper per gradient). ``"auto"`` picks nutpie
+        when ``n_samples * n_components >= AUTO_NUTPIE_MIN_NK`` (50,000) and PyMC's NUTS below:
+        in ``benchmarks/RESULTS.md`` PyMC's NUTS gave more ESS per second up to n = 2,000 and
+        at n = 20,000 with K = 2, nutpie at n = 20,000 with K = 3. Always PyMC's NUTS when
+        ``init`` gives different starts per chain (nutpie takes one starting point).
     init : EMResult, Optimum, dict, or a list of them, optional
         Starting points. A list is cycled over the chains, so chains start in different basins
         (e.g. the distinct optima of an EM census); a single ``EMResult`` with several optima
@@ -849,7 +851,7 @@ def sample_posterior(
     settings["feature_names"] = list(names)
     initvals = _chain_initvals(init, chains, settings, Xa.shape[1])
     per_chain = initvals is not None and len({repr(iv) for iv in initvals}) > 1
-    chosen = _choose_sampler(sampler, Xa.shape[0], per_chain)
+    chosen = _choose_sampler(sampler, Xa.shape[0], settings["n_components"], per_chain)
 
     kwargs: dict[str, Any] = {
         "draws": draws,

@@ -461,7 +461,7 @@ Samples the posterior of the mixture of regressions (labels marginalised out) wi
 writes it as NetCDF (ArviZ DataTree: posterior, sample_stats, observed_data, constant_data,
 log_likelihood). --em starts the chains at the optima of an EM fit (`mlrbayes fit --json`),
 cycling over them, so chains can start in different basins. Divergences and R-hat / ESS are
-printed; problems are warnings on stderr. --sampler auto uses nutpie from 2000 rows on.
+printed; problems are warnings on stderr. --sampler auto uses nutpie when rows x K >= 50,000.
 """
 
 

@@ -373,3 +373,17 @@ def test_nutpie_layout_without_intercept_component_sigma():
     w, coef, s = (post[v].values[c, d] for v in ("weights", "coef", "sigma"))
     dens = w * norm.pdf(y[3], X[3, 0] * coef[:, 0], s)
     np.testing.assert_allclose(gamma[c, d, 3], dens / dens.sum(), rtol=1e-10)
+
+
+def test_auto_sampler_rule():
+    """'auto' follows the benchmark: nutpie only from n*K >= 50,000 and with one start."""
+    choose = bayes._choose_sampler
+    assert choose("auto", 2000, 3, False) == "pymc"
+    assert choose("auto", 20000, 2, False) == "pymc"
+    assert choose("auto", 20000, 3, False) == "nutpie"
+    assert choose("auto", 20000, 3, True) == "pymc"  # chains started in different basins
+    assert choose("nutpie", 10, 2, False) == "nutpie"
+    with pytest.raises(ValueError, match="cannot start chains from different EM optima"):
+        choose("nutpie", 10, 2, True)
+    with pytest.raises(ValueError, match="'gibbs'"):
+        choose("gibbs", 10, 2, False)
