@@ -124,6 +124,10 @@ def _add_data_args(p: argparse.ArgumentParser, *, sigma_required: bool) -> None:
     )
 
 
+def _optima_word(count: int) -> str:
+    return "optimum" if count == 1 else "optima"
+
+
 # ----------------------------------------------------------------------------- fit
 _FIT_EXAMPLES = """\
 examples:
@@ -208,7 +212,8 @@ def _fit_summary(result: Any, path: str) -> str:
     elif result.sigma_setting == "known":
         lines.append(f"  sigma {np.asarray(result.sigma).tolist()} (known)")
     lines.append(
-        f"census: {len(result.optima)} distinct optima from {len(result.starts)} starts "
+        f"census: {len(result.optima)} distinct {_optima_word(len(result.optima))} from "
+        f"{len(result.starts)} starts "
         "(loglik, starts reaching it, degenerate):"
     )
     for i, opt in enumerate(result.optima):
@@ -832,7 +837,8 @@ def _run_validation(
         write_json_atomic(out / "em.json", payload)
         _say(
             args,
-            f"EM: log-likelihood {em.loglik:.4f}, {len(em.optima)} distinct optima from "
+            f"EM: log-likelihood {em.loglik:.4f}, {len(em.optima)} distinct "
+            f"{_optima_word(len(em.optima))} from "
             f"{len(em.starts)} starts; wrote {out / 'em.json'}",
         )
         _say(args, f"sampling {chains} chains x {draws} draws (tune {tune}) ...")

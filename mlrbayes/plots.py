@@ -326,7 +326,11 @@ def plot_census(
     ax.set_ylim(idx[-1] + 0.6 if idx.size else 0.6, -0.6)
     ax.set_xlabel("log-likelihood at optimum")
     ax.set_ylabel("distinct optimum (best first)")
-    ax.set_title(title or f"EM census: {int(cnt.sum())} starts, {ll.shape[0]} distinct optima")
+    ax.set_title(
+        title
+        or f"EM census: {int(cnt.sum())} starts, {ll.shape[0]} distinct "
+        + ("optimum" if ll.shape[0] == 1 else "optima")
+    )
     ax.legend(fontsize="small", loc="lower left")
     span = float(np.ptp(ll)) if ll.size > 1 else 1.0
     ax.set_xlim(ll.min() - 0.1 * span - 1e-9, ll.max() + 0.35 * span + 1e-9)
