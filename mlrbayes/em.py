@@ -962,6 +962,7 @@ def fit_em(
     min_weight: float = 1e-8,
     min_sigma_ratio: float = 1e-4,
     chunk_size: int = _DEFAULT_CHUNK,
+    compute_se: bool = True,
 ) -> EMResult:
     """Fit a mixture of linear regressions by EM from several starts.
 
@@ -1005,6 +1006,10 @@ def fit_em(
         ``n_features + 2`` effective observations is flagged degenerate.
     chunk_size : int, default 16384
         Rows per block of the fused pass (memory O(chunk_size)).
+    compute_se : bool, default True
+        Compute Louis (1982) standard errors at the estimate. On very large data this costs
+        about as much as ten EM iterations; with False, ``covariance`` is None and every
+        standard error is NaN (same keys and ``se_names``).
 
     Returns
     -------
@@ -1219,25 +1224,29 @@ def fit_em(
     ps.run(best["B"], best["w"], best["s"], stats=False, resp_out=resp)
     del ps, Z, ys
 
-    from .uncertainty import standard_errors
+    if compute_se:
+        from .uncertainty import standard_errors
 
-    kept = scaling.kept
-    covariance, se_names, se = standard_errors(
-        Xa if kept.all() else Xa[:, kept],
-        ya,
-        bs.weights,
-        bs.intercept,
-        bs.coef[:, kept],
-        bs.sigma,
-        fit_intercept=fit_intercept,
-        sigma_setting=mode,
-        feature_names=[f for f, keep in zip(feature_names, kept, strict=True) if keep],
-    )
-    if not kept.all():  # dropped (constant) predictors: coefficient fixed at 0, no SE
-        se = dict(se)
-        full = np.full((k, p), np.nan)
-        full[:, kept] = se["coef"]
-        se["coef"] = full
+        kept = scaling.kept
+        covariance, se_names, se = standard_errors(
+            Xa if kept.all() else Xa[:, kept],
+            ya,
+            bs.weights,
+            bs.intercept,
+            bs.coef[:, kept],
+            bs.sigma,
+            fit_intercept=fit_intercept,
+            sigma_setting=mode,
+            feature_names=[f for f, keep in zip(feature_names, kept, strict=True) if keep],
+        )
+        if not kept.all():  # dropped (constant) predictors: coefficient fixed at 0, no SE
+            se = dict(se)
+            full = np.full((k, p), np.nan)
+            full[:, kept] = se["coef"]
+            se["coef"] = full
+    else:
+        covariance = None
+        se_names, se = _nan_standard_errors(k, feature_names, fit_intercept, mode)
     return EMResult(
         weights=bs.weights,
         intercept=bs.intercept,
@@ -1261,3 +1270,21 @@ def fit_em(
         standard_errors=se,
         notes=best["notes"],
     )
+
+
+def _nan_standard_errors(k, feature_names, fit_intercept, mode):
+    """``(se_names, se_dict)`` with NaN standard errors, for ``compute_se=False``."""
+    from .uncertainty import free_param_names
+
+    names = free_param_names(k, feature_names, fit_intercept=fit_intercept, sigma_setting=mode)
+    se: dict[str, Any] = {
+        "weights": np.full(k, np.nan),
+        "coef": np.full((k, len(feature_names)), np.nan),
+    }
+    if fit_intercept:
+        se["intercept"] = np.full(k, np.nan)
+    if mode == "shared":
+        se["sigma"] = float("nan")
+    elif mode == "component":
+        se["sigma"] = np.full(k, np.nan)
+    return names, se

@@ -477,3 +477,17 @@ def test_init_strategies_reach_the_truth(init):
     np.testing.assert_allclose(res.intercept[order], [-2.0, 2.0], atol=0.15)
     np.testing.assert_allclose(res.coef[order, 0], [1.0, -1.0], atol=0.06)
     assert res.sigma == pytest.approx(0.5, rel=0.1)
+
+
+def test_compute_se_false_gives_same_fit_and_nan_errors():
+    X, y, _ = simulate(200, [0.5, 0.5], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=3)
+    full = fit_em(X, y, 2, sigma="component", n_init=3, random_state=0)
+    fast = fit_em(X, y, 2, sigma="component", n_init=3, random_state=0, compute_se=False)
+    np.testing.assert_array_equal(fast.coef, full.coef)
+    assert fast.loglik == full.loglik
+    assert fast.covariance is None and full.covariance is not None
+    assert fast.se_names == full.se_names
+    assert set(fast.standard_errors) == set(full.standard_errors)
+    for key, value in fast.standard_errors.items():
+        assert np.shape(value) == np.shape(full.standard_errors[key])
+        assert np.all(np.isnan(value))
