@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,17 @@ def parse_sigma(value: str) -> float | str:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a number, 'shared' or 'component'"
         ) from None
+
+
+def print_warnings(command: str, caught: Sequence[warnings.WarningMessage]) -> None:
+    """Print recorded warnings as one line each on stderr, repeats collapsed as ``(xN)``."""
+    seen: dict[str, int] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
+        seen[text] = seen.get(text, 0) + 1
+    for text, count in seen.items():
+        times = f" (x{count})" if count > 1 else ""
+        print(f"mlrbayes {command}: warning: {text}{times}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -231,8 +243,6 @@ def _get(se: dict, key: str, index: Any) -> float | None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    import warnings
-
     from .em import fit_em
     from .serialize import em_to_dict
 
@@ -268,13 +278,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             random_state=seed,
             **kwargs,
         )
-    seen: dict[str, int] = {}
-    for w in caught:
-        text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
-        seen[text] = seen.get(text, 0) + 1
-    for text, count in seen.items():
-        times = f" (x{count})" if count > 1 else ""
-        print(f"mlrbayes fit: warning: {text}{times}", file=sys.stderr)
+    print_warnings("fit", caught)
     if args.json:
         payload = em_to_dict(result)
         payload["data"] = str(args.data)
@@ -503,8 +507,6 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    import warnings
-
     out = Path(args.out)
     if out.is_dir():
         raise CLIError(f"--out {args.out!r} is a directory; pass a file name such as post.nc.")
@@ -555,11 +557,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             random_state=seed,
             progressbar=False if args.quiet else None,
         )
-    for w in caught:
-        if issubclass(w.category, bayes.SamplingWarning):
-            print(f"mlrbayes sample: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    print_warnings("sample", caught)
     bayes.save_posterior(idata, out)
     if not args.quiet:
         print(_sample_summary(idata, args.data))
@@ -649,8 +647,6 @@ def _add_diagnose(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
-    import warnings
-
     import numpy as np
     import xarray as xr
 
@@ -721,13 +717,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as more:
         warnings.simplefilter("always")
         result = diagnose(idata, X, y, em=em, method=args.method)
-    seen: dict[str, int] = {}
-    for w in [*caught, *more]:
-        text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
-        seen[text] = seen.get(text, 0) + 1
-    for text, count in seen.items():
-        times = f" (x{count})" if count > 1 else ""
-        print(f"mlrbayes diagnose: warning: {text}{times}", file=sys.stderr)
+    print_warnings("diagnose", [*caught, *more])
     if args.json:
         out = result.to_dict()
         out["posterior"] = str(args.posterior)
