@@ -191,19 +191,9 @@ class Comparison:
 
 # ----------------------------------------------------------------------------- draws
 def _posterior(idata: Any):
-    import xarray as xr
+    from .diagnostics import posterior_dataset
 
-    if not isinstance(idata, xr.DataTree):
-        raise TypeError(
-            f"idata must be an xarray.DataTree with a 'posterior' group (as returned by "
-            f"mlrbayes.bayes.sample_posterior); got {type(idata).__name__}."
-        )
-    if "posterior" not in idata.children:
-        raise ValueError(
-            f"idata has no 'posterior' group (groups: {sorted(idata.children)}); pass the "
-            "result of sample_posterior or load_posterior."
-        )
-    return idata["posterior"].to_dataset()
+    return posterior_dataset(idata)
 
 
 def parameter_draws(idata: Any, em: EMResult) -> np.ndarray:

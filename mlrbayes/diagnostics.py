@@ -341,6 +341,24 @@ class Diagnosis:
 
 
 # ----------------------------------------------------------------------------- DataTree input
+def posterior_dataset(idata: Any):
+    """The ``posterior`` group of a DataTree as an ``xarray.Dataset``; a clear error otherwise."""
+    import xarray as xr
+
+    if not isinstance(idata, xr.DataTree):
+        raise TypeError(
+            f"idata must be an xarray.DataTree (ArviZ 1.x) with a 'posterior' group; got "
+            f"{type(idata).__name__}. Pass the result of mlrbayes.bayes.sample_posterior, or "
+            "load a saved one with mlrbayes.bayes.load_posterior."
+        )
+    if "posterior" not in idata.children:
+        raise ValueError(
+            f"idata has no 'posterior' group (groups: {sorted(idata.children)}); pass the "
+            "result of sample_posterior or load_posterior."
+        )
+    return idata["posterior"].to_dataset()
+
+
 def posterior_arrays(
     idata: Any, X: Any = None, y: Any = None, *, data: bool = True
 ) -> dict[str, Any]:
@@ -368,19 +386,7 @@ def posterior_arrays(
         (K,) array), ``sigma_k`` (C, D, K), ``sigma_setting``, ``fit_intercept``,
         ``feature_names``, ``X``, ``y``, ``lp`` ((C, D) or None).
     """
-    import xarray as xr
-
-    if not isinstance(idata, xr.DataTree):
-        raise TypeError(
-            f"idata must be an xarray.DataTree (ArviZ 1.x) with a 'posterior' group; got "
-            f"{type(idata).__name__}. Load a saved posterior with mlrbayes.bayes.load_posterior."
-        )
-    if "posterior" not in idata.children:
-        raise ValueError(
-            f"idata has no 'posterior' group (groups: {sorted(idata.children)}); pass the "
-            "result of sample_posterior."
-        )
-    post = idata["posterior"].to_dataset()
+    post = posterior_dataset(idata)
     for v in ("weights", "coef"):
         if v not in post:
             raise ValueError(
