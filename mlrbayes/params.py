@@ -12,17 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .spec import sigma_setting as sigma_mode
+
 __all__ = ["COMPONENT_VARS", "flatten", "param_names", "sigma_mode"]
 
 #: Variables with a component axis (the axis a relabelling permutes).
 COMPONENT_VARS = ("weights", "intercept", "coef", "sigma")
-
-
-def sigma_mode(sigma_setting) -> str:
-    """``"known"`` for a number or array of numbers, else the string (``shared``/``component``)."""
-    if isinstance(sigma_setting, str):
-        return sigma_setting
-    return "known"
 
 
 def param_names(
