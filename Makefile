@@ -11,8 +11,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The demo gets a regular (non-editable) install: setuptools' editable mode prints a warning
+# block a newcomer need not read. `make test` re-installs in editable mode for development.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
