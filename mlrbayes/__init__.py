@@ -7,7 +7,7 @@ and ``write_report`` (from :mod:`mlrbayes.report`) are loaded on first use.
 
 from __future__ import annotations
 
-from .compare import Comparison, compare, validate
+from .compare import Comparison, compare
 from .datasets import load_tonedata
 from .diagnostics import Diagnosis, diagnose
 from .em import ConvergenceWarning, EMResult, NumericalWarning, fit_em
@@ -17,6 +17,7 @@ from .selection import select_components
 from .serialize import em_from_dict, em_to_dict
 from .simulate import simulate
 from .uncertainty import standard_errors
+from .workflow import validate
 
 __version__ = "0.1.0"
 

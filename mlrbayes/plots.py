@@ -491,8 +491,9 @@ def plot_mode_lines(
     x : array-like of shape (n_samples,) or (n_samples, 1)
     y : array-like of shape (n_samples,)
     modes : sequence of mappings
-        Each with ``intercept`` (K,), ``coef`` (K,) or (K, 1), and optionally ``share`` (the
-        fraction of chains or draws in the mode) and ``label``.
+        Each with ``intercept`` (K,), ``coef`` (K,) or (K, 1), and optionally ``share_chains``
+        (the fraction of chains in the mode, as in :class:`mlrbayes.diagnostics.Mode`; the
+        older key ``share`` is read the same way) and ``label``.
     feature_name, target_name, title : str
     ax : matplotlib Axes, optional
 
@@ -513,8 +514,9 @@ def plot_mode_lines(
         b = np.asarray(mode["intercept"], dtype=float)
         c = np.asarray(mode["coef"], dtype=float).reshape(b.shape[0], -1)[:, 0]
         label = mode.get("label") or f"mode {m}"
-        if mode.get("share") is not None:
-            label += f" ({float(mode['share']):.0%} of chains)"
+        share = mode.get("share_chains", mode.get("share"))
+        if share is not None:
+            label += f" ({float(share):.0%} of chains)"
         for k in range(b.shape[0]):
             ax.plot(
                 grid,
