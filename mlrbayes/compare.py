@@ -238,11 +238,16 @@ def parameter_draws(idata: Any, em: EMResult) -> np.ndarray:
     """
     d = idata if isinstance(idata, PosteriorDraws) else PosteriorDraws.from_datatree(idata)
     d.check_matches(em)
+    return _flatten_as(em, d.weights, d.intercept, d.coef, d.sigma_param)
+
+
+def _flatten_as(em: EMResult, weights: Any, intercept: Any, coef: Any, sigma: Any) -> np.ndarray:
+    """Parameters flattened in the order of ``em.param_names()``."""
     return flatten(
-        d.weights,
-        d.intercept,
-        d.coef,
-        d.sigma_param,
+        weights,
+        intercept,
+        coef,
+        sigma,
         fit_intercept=em.fit_intercept,
         sigma_setting=em.sigma_setting,
     )
@@ -250,14 +255,7 @@ def parameter_draws(idata: Any, em: EMResult) -> np.ndarray:
 
 def _em_vector(em: EMResult) -> tuple[np.ndarray, np.ndarray]:
     """EM estimate and standard errors in the order of ``em.param_names()`` (NaN if no SE)."""
-    est = flatten(
-        em.weights,
-        em.intercept,
-        em.coef,
-        em.sigma,
-        fit_intercept=em.fit_intercept,
-        sigma_setting=em.sigma_setting,
-    )
+    est = _flatten_as(em, em.weights, em.intercept, em.coef, em.sigma)
     se = em.standard_errors or {}
     k, p = em.n_components, em.n_features
 
@@ -267,13 +265,12 @@ def _em_vector(em: EMResult) -> tuple[np.ndarray, np.ndarray]:
             return np.full(shape, np.nan)
         return np.broadcast_to(np.asarray(v, dtype=float), shape)
 
-    se_vec = flatten(
+    se_vec = _flatten_as(
+        em,
         get("weights", (k,)),
         get("intercept", (k,)),
         get("coef", (k, p)),
         get("sigma", (k,) if em.sigma_setting == "component" else ()),
-        fit_intercept=em.fit_intercept,
-        sigma_setting=em.sigma_setting,
     )
     return est, se_vec
 

@@ -90,11 +90,6 @@ VERDICTS = ("none", "label_switching", "multimodal")
 
 
 # ----------------------------------------------------------------------------- result types
-def _jsonable(x: Any) -> Any:
-    """Plain Python types for JSON; NaN/inf become None."""
-    return plain(x, default=lambda v: v)
-
-
 @dataclass(frozen=True)
 class LabelSwitching:
     """Label-switching evidence.
@@ -135,7 +130,7 @@ class LabelSwitching:
         return float(np.mean(self.chains_relabelled))
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
+        return plain(
             {
                 "detected": self.detected,
                 "reference": self.reference,
@@ -218,7 +213,7 @@ class Diagnosis:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (NaN becomes None). Permutations and draws are left out."""
-        return _jsonable(
+        return plain(
             {
                 "verdict": self.verdict,
                 "reasons": list(self.reasons),

@@ -35,11 +35,6 @@ from .spec import Dataset
 __all__ = ["Mode", "Multimodality", "find_modes", "nested_rhat"]
 
 
-def _jsonable(x: Any) -> Any:
-    """Plain Python types for JSON; NaN/inf become None."""
-    return plain(x, default=lambda v: v)
-
-
 @dataclass(frozen=True)
 class Mode:
     """A posterior mode after relabelling.
@@ -95,7 +90,7 @@ class Mode:
         return self.em_optimum == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
+        return plain(
             {
                 "index": self.index,
                 "em_optimum": self.em_optimum,
@@ -161,7 +156,7 @@ class Multimodality:
         return len(self.modes)
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
+        return plain(
             {
                 "detected": self.detected,
                 "n_modes": self.n_modes,
