@@ -354,9 +354,10 @@ def build_model(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        Predictors; DataFrame column names become the ``feature`` coordinate.
-    y : array-like of shape (n_samples,)
+    X : array-like of shape (n_samples, n_features), or Dataset
+        Predictors; DataFrame column names become the ``feature`` coordinate. A checked
+        :class:`~mlrbayes.spec.Dataset` is used as it is (then ``y`` is None).
+    y : array-like of shape (n_samples,), or None with a Dataset
     n_components : int
         Number of components K.
     sigma : float, array-like of shape (K,), "shared" or "component"
@@ -535,8 +536,8 @@ def sample_posterior(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
+    X, y : array-like, or a Dataset and None
+        As in :func:`build_model`.
     n_components : int
     sigma : float, array-like of shape (K,), "shared" or "component"
         As in :func:`build_model`.

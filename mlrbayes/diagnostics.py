@@ -1,7 +1,8 @@
 r"""Is a bad R-hat label switching or genuine multimodality? A diagnosis with its evidence.
 
-:func:`diagnose` takes a posterior DataTree (layout of :mod:`mlrbayes.bayes`) and, optionally,
-the EM result of the same data, and answers with a :class:`Diagnosis`:
+:func:`diagnose` takes posterior draws (a DataTree in the layout of :mod:`mlrbayes.bayes`, read
+once, or :class:`~mlrbayes.posterior.PosteriorDraws`) and, optionally, the EM result of the same
+data, and answers with a :class:`Diagnosis`:
 
 ``none``
     The chains agree on one labelling and sit in one mode.
@@ -22,14 +23,14 @@ How it decides
    dominant permutations differ "disagree by a permutation". Label switching is flagged when
    chains disagree or some chain switches in more than ``switch_threshold`` of its draws.
    R-hat and bulk/tail ESS (``arviz_stats``) are reported before and after relabelling.
-3. **Modes.** Per-component parameters (weight, intercept, slopes, per-component sigma) are
-   scaled by their posterior sd *within chains after relabelling* (pooled over chains and
-   components, so the scale is not inflated by chains sitting in different places). The
-   distance between two parameter sets is the root-mean-square of the scaled differences,
-   minimised over permutations of the components. A chain belongs to the nearest EM optimum
-   when its (relabelled) posterior mean lies within ``mode_threshold`` (default 3) of it;
-   chains near no optimum form "modes not found by EM", grouped with the same threshold. Each
-   draw is also assigned to its nearest mode (``draw_mode_fraction``).
+3. **Modes** (:mod:`mlrbayes.modes`). Per-component parameters (weight, intercept, slopes,
+   per-component sigma) are scaled by their posterior sd *within chains after relabelling*
+   (pooled over chains and components, so the scale is not inflated by chains sitting in
+   different places). The distance between two parameter sets is the root-mean-square of the
+   scaled differences, minimised over permutations of the components. A chain belongs to the
+   nearest EM optimum when its (relabelled) posterior mean lies within ``mode_threshold``
+   (default 3) of it; chains near no optimum form "modes not found by EM", grouped with the same
+   threshold. Each draw is also assigned to its nearest mode (``draw_mode_fraction``).
 4. **Evidence for modes.** R-hat after relabelling above ``rhat_threshold`` with chains split
    between modes; R-hat within each mode; and a nested R-hat (Margossian et al. 2024) with
    chains grouped into superchains by mode (or by starting basin via ``superchain_ids``).
