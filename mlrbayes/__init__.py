@@ -1,8 +1,9 @@
 """mlrbayes: mixtures of linear regressions fitted by EM and by MCMC, and compared.
 
-Importing the package does not import PyMC or matplotlib: ``build_model``, ``sample_posterior``,
-``posterior_responsibilities``, ``load_posterior``, ``save_posterior`` (from :mod:`mlrbayes.bayes`)
-and ``write_report`` (from :mod:`mlrbayes.report`) are loaded on first use.
+Importing the package does not import PyMC or matplotlib: ``build_model``, ``sample_posterior``
+(from :mod:`mlrbayes.bayes`), ``posterior_responsibilities``, ``load_posterior``,
+``save_posterior`` (from :mod:`mlrbayes.posterior`, PyMC-free) and ``write_report`` (from
+:mod:`mlrbayes.report`) are loaded on first use.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "build_model": "bayes",
-    "load_posterior": "bayes",
-    "posterior_responsibilities": "bayes",
+    "load_posterior": "posterior",
+    "posterior_responsibilities": "posterior",
     "sample_posterior": "bayes",
-    "save_posterior": "bayes",
+    "save_posterior": "posterior",
     "write_report": "report",
 }
 
