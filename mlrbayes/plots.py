@@ -488,8 +488,8 @@ def plot_mode_lines(
 
     Parameters
     ----------
-    x : array-like of shape (n_samples,) or (n_samples, 1)
-    y : array-like of shape (n_samples,)
+    x, y
+        As in :func:`plot_fitted_lines`.
     modes : sequence of mappings
         Each with ``intercept`` (K,), ``coef`` (K,) or (K, 1), and optionally ``share_chains``
         (the fraction of chains in the mode, as in :class:`mlrbayes.diagnostics.Mode`; the

@@ -342,15 +342,13 @@ def ecr_iterative(
     reference : array-like of shape (n,) (allocation) or (n, K) (probabilities), optional
         Initial pivot (e.g. the EM MAP allocation): the result is labelled like it. Default:
         the allocation of the first draw.
-    max_iter : int, default 100
-    return_n_iter : bool, default False
+    max_iter, return_n_iter
+        As in :func:`stephens`.
 
     Returns
     -------
-    perms : ndarray of int of shape (*batch, K)
-        ``relabelled[..., j] = original[..., perms[..., j]]``.
-    n_iter : int
-        Only with ``return_n_iter=True``.
+    perms, n_iter
+        As in :func:`stephens`: ``relabelled[..., j] = original[..., perms[..., j]]``.
     """
     a = np.asarray(allocations)
     if a.dtype.kind in "iub":

@@ -376,9 +376,8 @@ def render_markdown(
 
     Parameters
     ----------
-    comparison : Comparison
-    title : str
-    notes : sequence of str
+    comparison, title, notes
+        As in :func:`render_html`.
     figure_paths : dict of str to str, optional
         Relative paths of the figure files by name (as written by :func:`write_report`);
         without them the figures are left out.
