@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = [
@@ -48,8 +49,6 @@ def component_color(k: int) -> str:
 def _new_ax(ax):
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
-
     _, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
     return ax
 
@@ -58,8 +57,6 @@ def _new_fig(fig, figsize):
     if fig is not None:
         fig.clear()
         return fig
-    import matplotlib.pyplot as plt
-
     return plt.figure(figsize=figsize, layout="constrained")
 
 
