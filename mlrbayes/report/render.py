@@ -229,27 +229,22 @@ def _render_pngs(comparison: Comparison, dpi: int) -> dict[str, bytes]:
 
 # ----------------------------------------------------------------------------- context
 def _context(
-    comparison: Comparison,
-    d: dict[str, Any],
-    *,
-    title: str,
-    notes: Sequence[str],
-    figures: dict[str, str],
+    d: dict[str, Any], *, title: str, notes: Sequence[str], figures: dict[str, str]
 ) -> dict:
-    """Template variables: the numbers come from ``d`` (``comparison.to_dict()``), the EM
-    census and the figures from the comparison itself."""
-    em = comparison.em
+    """Template variables, all from ``d`` (``Comparison.to_dict()``) and the figures."""
+    em = d["em"]
+    settings = d["settings"]
     census = [
         {
             "rank": i,
-            "loglik": o.loglik,
-            "count": o.count,
-            "degenerate": o.degenerate,
-            "weights": ", ".join(fmt(v, 3) for v in np.ravel(o.weights)),
-            "intercept": ", ".join(fmt(v, 3) for v in np.ravel(o.intercept)),
-            "coef": ", ".join(fmt(v, 3) for v in np.ravel(o.coef)),
+            "loglik": o["loglik"],
+            "count": o["count"],
+            "degenerate": o["degenerate"],
+            "weights": _numbers_text(o["weights"]),
+            "intercept": _numbers_text(o["intercept"]),
+            "coef": _numbers_text(o["coef"]),
         }
-        for i, o in enumerate(em.optima)
+        for i, o in enumerate(em["census"])
     ]
     modes = [
         {
@@ -258,7 +253,7 @@ def _context(
             "share_draws": m["share_draws"],
             "chains": ", ".join(str(c) for c in m["chains"]),
             "contains_em": m["contains_em"],
-            "lines": _mode_lines_text(m, em),
+            "lines": _mode_lines_text(m, settings["features"], settings["target"]),
         }
         for m in d["multimodality"]["modes"]
     ]
@@ -268,44 +263,45 @@ def _context(
         "verdict": d["verdict"],
         "reasons": d["reasons"],
         "notes": list(notes),
-        "settings": d["settings"],
+        "settings": settings,
         "sampler": d["sampler"],
         "table": d["parameters"],
         "convergence": d["convergence"],
         "em": em,
         "em_rows": [{k: r[k] for k in ("name", "em", "em_se")} for r in d["parameters"]],
-        "em_has_se": bool(em.standard_errors),
+        "em_has_se": bool(em["standard_errors"]),
         "census": census,
-        "n_starts": int(sum(o.count for o in em.optima)),
-        "K": em.n_components,
+        "n_starts": int(sum(o["count"] for o in em["census"])),
+        "K": em["n_components"],
         "modes": modes,
         "diagnosis": d["diagnosis"],
         "label_switching": d["label_switching"],
         "multimodality": d["multimodality"],
         "figures": {name: figures.get(name) for name in _FIGURE_CAPTIONS},  # absent: None
         "captions": _FIGURE_CAPTIONS,
-        "priors": _priors_text(d["settings"].get("priors")),
-        "versions": d["settings"].get("versions", {}),
+        "priors": _priors_text(settings.get("priors")),
+        "versions": settings.get("versions", {}),
         "thresholds": d["thresholds"],
         "hdi_pct": f"{d['hdi_prob']:.0%}",
     }
 
 
-def _mode_lines_text(mode: dict, em) -> list[str]:
-    b, c = mode.get("intercept"), mode.get("coef")
-    if b is None or c is None:
-        return []
-    b = np.ravel(np.asarray(b, dtype=float))
-    c = np.asarray(c, dtype=float).reshape(b.shape[0], -1)
-    w = mode.get("weights")
+def _numbers_text(values: Any) -> str:
+    return ", ".join(fmt(v, 3) for v in np.ravel(np.asarray(values, dtype=float)))
+
+
+def _mode_lines_text(mode: dict, features: Sequence[str], target: str) -> list[str]:
+    """One equation per component of a mode, e.g. ``y = 1.2 + 0.5·x (weight 0.4)``."""
+    b = np.ravel(np.asarray(mode["intercept"], dtype=float))
+    c = np.asarray(mode["coef"], dtype=float).reshape(b.shape[0], -1)
+    w = np.ravel(np.asarray(mode["weights"], dtype=float))
     out = []
     for k in range(b.shape[0]):
         terms = " ".join(
-            f"{'+' if c[k, j] >= 0 else '−'} {fmt(abs(c[k, j]), 3)}·{em.feature_names[j]}"
+            f"{'+' if c[k, j] >= 0 else '−'} {fmt(abs(c[k, j]), 3)}·{features[j]}"
             for j in range(c.shape[1])
         )
-        wt = "" if w is None else f" (weight {fmt(np.ravel(w)[k], 2)})"
-        out.append(f"{em.target_name} = {fmt(b[k], 3)} {terms}{wt}")
+        out.append(f"{target} = {fmt(b[k], 3)} {terms} (weight {fmt(w[k], 2)})")
     return out
 
 
@@ -361,7 +357,7 @@ def render_html(
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for name, png in figures.items()
     }
-    ctx = _context(comparison, comparison.to_dict(), title=title, notes=notes, figures=uris)
+    ctx = _context(comparison.to_dict(), title=title, notes=notes, figures=uris)
     return _env().get_template("report.html.j2").render(**ctx)
 
 
@@ -387,7 +383,7 @@ def render_markdown(
     str
     """
     figures = dict(figure_paths or {})
-    ctx = _context(comparison, comparison.to_dict(), title=title, notes=notes, figures=figures)
+    ctx = _context(comparison.to_dict(), title=title, notes=notes, figures=figures)
     return _env().get_template("report.md.j2").render(**ctx)
 
 
