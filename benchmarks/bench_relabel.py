@@ -80,7 +80,7 @@ def main() -> None:
         print(f"{name:38s} {t:7.3f} s   exact recovery: {ok}")
 
     cost = rng.standard_normal((c * d, k, k))
-    t_enum, _ = _best(lambda: relabel._best_permutations(cost), args.repeat)
+    t_enum, _ = _best(lambda: relabel.best_permutations(cost), args.repeat)
 
     def hungarian():
         return np.array([linear_sum_assignment(m)[1] for m in cost])

@@ -1,13 +1,14 @@
 """mlrbayes: mixtures of linear regressions fitted by EM and by MCMC, and compared.
 
-Importing the package does not import PyMC or matplotlib: ``build_model``, ``sample_posterior``,
-``posterior_responsibilities``, ``load_posterior``, ``save_posterior`` (from :mod:`mlrbayes.bayes`)
-and ``write_report`` (from :mod:`mlrbayes.report`) are loaded on first use.
+Importing the package does not import PyMC or matplotlib: ``build_model``, ``sample_posterior``
+(from :mod:`mlrbayes.bayes`), ``posterior_responsibilities``, ``load_posterior``,
+``save_posterior`` (from :mod:`mlrbayes.posterior`, PyMC-free) and ``write_report`` (from
+:mod:`mlrbayes.report`) are loaded on first use.
 """
 
 from __future__ import annotations
 
-from .compare import Comparison, compare, validate
+from .compare import Comparison, compare
 from .datasets import load_tonedata
 from .diagnostics import Diagnosis, diagnose
 from .em import ConvergenceWarning, EMResult, NumericalWarning, fit_em
@@ -17,15 +18,16 @@ from .selection import select_components
 from .serialize import em_from_dict, em_to_dict
 from .simulate import simulate
 from .uncertainty import standard_errors
+from .workflow import validate
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "build_model": "bayes",
-    "load_posterior": "bayes",
-    "posterior_responsibilities": "bayes",
+    "load_posterior": "posterior",
+    "posterior_responsibilities": "posterior",
     "sample_posterior": "bayes",
-    "save_posterior": "bayes",
+    "save_posterior": "posterior",
     "write_report": "report",
 }
 

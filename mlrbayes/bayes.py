@@ -55,18 +55,14 @@ counts and convergence figures.
 from __future__ import annotations
 
 import numbers
-import os
 import sys
 import time
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from . import likelihood as _lik
 from ._cache import configure_pytensor_cache
 from ._validation import (
     check_choice,
@@ -74,11 +70,19 @@ from ._validation import (
     check_positive_float,
     check_positive_int,
     check_random_state,
-    check_sigma,
-    check_X,
-    check_X_y,
 )
-from .params import sigma_mode
+from .initvals import chain_initvals
+from .posterior import (
+    PosteriorDraws,
+    SamplingDiagnostics,
+    draw_memberships,
+    load_posterior,
+    posterior_responsibilities,
+    sampling_diagnostics,
+    save_posterior,
+)
+from .priors import default_priors, resolve_priors
+from .spec import Dataset, ModelSpec, as_dataset
 
 configure_pytensor_cache()
 
@@ -99,7 +103,9 @@ __all__ = [
     "SamplingDiagnostics",
     "SamplingWarning",
     "build_model",
+    "default_priors",
     "load_posterior",
+    "model_spec",
     "posterior_responsibilities",
     "sample_posterior",
     "sampling_diagnostics",
@@ -311,85 +317,6 @@ def _mixture_logp_tensor(X, y, weights, intercept, coef, sigma_k):
 
 
 # ============================================================================ the model
-_PRIOR_KEYS = {
-    "weights": ("alpha",),
-    "intercept": ("mu", "sigma"),
-    "coef": ("mu", "sigma"),
-    "sigma": ("sigma",),
-}
-
-
-def default_priors(X, y) -> dict[str, dict[str, Any]]:
-    """The data-scaled default priors of :func:`build_model` (see the module docstring).
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
-
-    Returns
-    -------
-    dict
-        ``{"weights": {"alpha"}, "intercept": {"mu", "sigma"}, "coef": {"mu", "sigma"},
-        "sigma": {"sigma"}}``; ``coef`` entries have shape (n_features,).
-    """
-    Xa, ya, _, _ = check_X_y(X, y)
-    sy = float(np.std(ya))
-    if not sy > 0:
-        raise ValueError(
-            f"y is constant (every value is {ya[0]!r}); a mixture of regressions needs a "
-            "response that varies."
-        )
-    sx = np.std(Xa, axis=0)
-    sx = np.where(sx > 0, sx, 1.0)
-    xbar = np.mean(Xa, axis=0)
-    return {
-        "weights": {"alpha": 1.0},
-        "intercept": {
-            "mu": float(np.mean(ya)),
-            "sigma": 5.0 * sy * (1.0 + float(np.sum(np.abs(xbar) / sx))),
-        },
-        "coef": {"mu": 0.0, "sigma": 5.0 * sy / sx},
-        "sigma": {"sigma": sy},
-    }
-
-
-def _merge_priors(defaults: dict, priors: Mapping | None) -> dict:
-    if priors is None:
-        return defaults
-    if not isinstance(priors, Mapping):
-        raise TypeError(
-            "priors must be a dict like {'coef': {'sigma': 10.0}}; got "
-            f"{type(priors).__name__}."
-        )
-    out = {k: dict(v) for k, v in defaults.items()}
-    for name, spec in priors.items():
-        if name not in _PRIOR_KEYS:
-            raise ValueError(
-                f"priors has an unknown entry {name!r}; the parameters are {list(_PRIOR_KEYS)}."
-            )
-        if not isinstance(spec, Mapping):
-            raise TypeError(
-                f"priors[{name!r}] must be a dict of hyperparameters {_PRIOR_KEYS[name]}; got "
-                f"{spec!r}."
-            )
-        for key, value in spec.items():
-            if key not in _PRIOR_KEYS[name]:
-                raise ValueError(
-                    f"priors[{name!r}] has an unknown hyperparameter {key!r}; use "
-                    f"{list(_PRIOR_KEYS[name])}."
-                )
-            arr = np.asarray(value, dtype=float)
-            if not np.all(np.isfinite(arr)) or (key in ("sigma", "alpha") and np.any(arr <= 0)):
-                raise ValueError(
-                    f"priors[{name!r}][{key!r}] must be finite"
-                    + (" and positive" if key in ("sigma", "alpha") else "")
-                    + f"; got {value!r}."
-                )
-            out[name][key] = arr
-    return out
-
-
 def _check_order_by(order_by, fit_intercept: bool) -> str | None:
     if order_by is None:
         return None
@@ -427,9 +354,10 @@ def build_model(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        Predictors; DataFrame column names become the ``feature`` coordinate.
-    y : array-like of shape (n_samples,)
+    X : array-like of shape (n_samples, n_features), or Dataset
+        Predictors; DataFrame column names become the ``feature`` coordinate. A checked
+        :class:`~mlrbayes.spec.Dataset` is used as it is (then ``y`` is None).
+    y : array-like of shape (n_samples,), or None with a Dataset
     n_components : int
         Number of components K.
     sigma : float, array-like of shape (K,), "shared" or "component"
@@ -474,16 +402,27 @@ def build_model(
     >>> sorted(model.named_vars)
     ['X', 'coef', 'intercept', 'weights', 'y']
     """
-    Xa, ya, names, _ = check_X_y(X, y)
-    n, p = Xa.shape
-    k = check_n_components(n_components, n, p + int(bool(fit_intercept)))
-    sig = check_sigma(sigma, k)
-    mode = sigma_mode(sig)
-    order_by = _check_order_by(order_by, bool(fit_intercept))
+    data = as_dataset(X, y)
+    spec = model_spec(data, n_components, sigma, fit_intercept)
+    order_by = _check_order_by(order_by, spec.fit_intercept)
     likelihood = check_choice(likelihood, "likelihood", ("fast", "normal_mixture"))
-    pri = _merge_priors(default_priors(Xa, ya), priors)
+    return _model(data, spec, resolve_priors(data, priors), order_by, likelihood)
 
-    coords = {"component": np.arange(k), "feature": list(names), "obs": np.arange(n)}
+
+def model_spec(data: Dataset, n_components: int, sigma: Any, fit_intercept: bool) -> ModelSpec:
+    """The checked :class:`~mlrbayes.spec.ModelSpec` of a model of ``data`` (K against the
+    number of observations and coefficients, sigma against K)."""
+    k = check_n_components(n_components, data.n_samples, data.n_features + int(bool(fit_intercept)))
+    return ModelSpec(k, sigma, bool(fit_intercept))
+
+
+def _model(
+    data: Dataset, spec: ModelSpec, pri: dict, order_by: str | None, likelihood: str
+) -> pm.Model:
+    """The PyMC model of :func:`build_model` from checked data and settings."""
+    Xa, ya, k, n = data.X, data.y, spec.n_components, data.n_samples
+    fit_intercept, mode, sig = spec.fit_intercept, spec.sigma_setting, spec.sigma
+    coords = {"component": np.arange(k), "feature": list(data.feature_names), "obs": np.arange(n)}
     with pm.Model(coords=coords) as model:
         Xd = pm.Data("X", Xa, dims=("obs", "feature"))
         alpha = np.broadcast_to(np.asarray(pri["weights"]["alpha"], dtype=float), (k,)).copy()
@@ -538,193 +477,7 @@ def build_model(
                 observed=ya,
                 dims="obs",
             )
-    model._mlrbayes_settings = {  # read by sample_posterior
-        "sigma": sig,
-        "sigma_setting": mode,
-        "fit_intercept": bool(fit_intercept),
-        "order_by": order_by,
-        "n_components": k,
-        "feature_names": list(names),
-    }
     return model
-
-
-# ============================================================================ starting points
-def _as_start(obj, k: int, p: int) -> dict[str, np.ndarray]:
-    """Parameters of an EM result / optimum / mapping as plain arrays."""
-    if isinstance(obj, Mapping):
-        get = obj.get
-    elif all(hasattr(obj, a) for a in ("weights", "coef")):
-
-        def get(name, default=None):
-            return getattr(obj, name, default)
-
-    else:
-        raise TypeError(
-            "init entries must be an EMResult, an Optimum/StartResult of one, or a dict with "
-            f"'weights', 'intercept', 'coef' and 'sigma'; got {type(obj).__name__}."
-        )
-    out = {}
-    w = np.asarray(get("weights"), dtype=float)
-    c = np.asarray(get("coef"), dtype=float)
-    if c.ndim == 1 and p == 1:
-        c = c[:, None]
-    b = get("intercept", None)
-    b = np.zeros(k) if b is None else np.asarray(b, dtype=float)
-    if w.shape != (k,) or b.shape != (k,) or c.shape != (k, p):
-        raise ValueError(
-            f"init has weights {w.shape}, intercept {b.shape}, coef {c.shape}; the model needs "
-            f"({k},), ({k},) and ({k}, {p}). Pass an EM fit with the same K and predictors."
-        )
-    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b)) and np.all(np.isfinite(c))):
-        raise ValueError("init contains non-finite parameters; pass a finished EM fit.")
-    out["weights"], out["intercept"], out["coef"] = w, b, c
-    s = get("sigma", None)
-    out["sigma"] = None if s is None else np.asarray(s, dtype=float)
-    return out
-
-
-def _initvals(start: dict, settings: dict, order: np.ndarray | None = None) -> dict[str, Any]:
-    """Valid PyMC initial values from EM parameters (sorted when ordered, interior weights)."""
-    k = settings["n_components"]
-    perm = np.arange(k) if order is None else order
-    if settings["order_by"] == "intercept":
-        perm = np.argsort(start["intercept"], kind="stable")
-    w = np.clip(start["weights"][perm], 1e-6, None)
-    iv: dict[str, Any] = {"weights": w / w.sum(), "coef": start["coef"][perm]}
-    if settings["fit_intercept"]:
-        b = start["intercept"][perm].copy()
-        if settings["order_by"] == "intercept":
-            gap = 1e-6 * max(1.0, float(np.max(np.abs(b))))
-            for j in range(1, k):  # strictly increasing
-                b[j] = max(b[j], b[j - 1] + gap)
-        iv["intercept"] = b
-    mode = settings["sigma_setting"]
-    s = start["sigma"]
-    if mode in ("shared", "component"):
-        if s is None or not np.all(np.asarray(s) > 0):
-            raise ValueError(
-                "init has no positive sigma but sigma is estimated; pass an EM fit with sigma."
-            )
-        sk = np.broadcast_to(s, (k,))[perm]
-        iv["sigma"] = float(np.mean(sk)) if mode == "shared" else sk.copy()
-    return iv
-
-
-def _chain_initvals(init, chains: int, settings: dict, p: int) -> list[dict[str, Any]] | None:
-    if init is None:
-        return None
-    if isinstance(init, Mapping) or not isinstance(init, Sequence):
-        items = [init]
-        optima = getattr(init, "optima", None)
-    else:
-        items = list(init)
-        optima = None
-        if not items:
-            raise ValueError("init is an empty list; pass EM optima or None.")
-    k = settings["n_components"]
-    if optima is not None and len(optima) > 1 and len(items) == 1:
-        # An EMResult: its best optimum first, then the other optima of the census.
-        items = [init, *list(optima[1:])]
-    starts = [_as_start(obj, k, p) for obj in items]
-    return [_initvals(starts[c % len(starts)], settings) for c in range(chains)]
-
-
-# ============================================================================ diagnostics
-@dataclass(frozen=True)
-class SamplingDiagnostics:
-    """Divergences and convergence of a posterior sample.
-
-    Attributes
-    ----------
-    n_divergent : int
-        Divergent transitions after tuning, over all chains.
-    divergent_per_chain : ndarray of shape (chains,)
-    max_rhat : float
-        Largest rank-normalised split R-hat (Vehtari et al. 2021) over all posterior
-        parameters; NaN with too few draws.
-    min_ess_bulk, min_ess_tail : float
-        Smallest bulk / tail effective sample size.
-    converged : bool
-        ``max_rhat <= rhat_threshold`` (and no NaN).
-    rhat_threshold : float
-    """
-
-    n_divergent: int
-    divergent_per_chain: np.ndarray
-    max_rhat: float
-    min_ess_bulk: float
-    min_ess_tail: float
-    converged: bool
-    rhat_threshold: float = 1.01
-
-    def messages(self) -> list[str]:
-        """Plain-language problems, empty when there are none."""
-        msgs = []
-        if self.n_divergent:
-            msgs.append(
-                f"{self.n_divergent} divergent transitions (per chain "
-                f"{self.divergent_per_chain.tolist()}); the sampler may miss parts of the "
-                "posterior. Increase target_accept or check for collapsing components."
-            )
-        if not self.converged:
-            msgs.append(
-                f"chains have not converged: max R-hat {self.max_rhat:.4f} > "
-                f"{self.rhat_threshold} (min bulk ESS {self.min_ess_bulk:.0f}). Without an "
-                "ordering this is expected under label switching (relabel the draws, "
-                "mlrbayes.relabel); otherwise draw more samples or start from EM optima."
-            )
-        return msgs
-
-
-def _param_vars(posterior) -> list[str]:
-    return [v for v in ("weights", "intercept", "coef", "sigma") if v in posterior.data_vars]
-
-
-def sampling_diagnostics(idata, *, rhat_threshold: float = 1.01) -> SamplingDiagnostics:
-    """Count divergences and compute R-hat / ESS of a posterior from :func:`sample_posterior`.
-
-    Parameters
-    ----------
-    idata : xarray.DataTree
-        With ``posterior`` and ``sample_stats`` (``diverging``) groups.
-    rhat_threshold : float, default 1.01
-
-    Returns
-    -------
-    SamplingDiagnostics
-    """
-    import arviz_stats as azs
-
-    post = idata["posterior"].to_dataset()
-    names = _param_vars(post)
-    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
-        div = idata["sample_stats"]["diverging"].values.astype(bool).sum(axis=1)
-    else:
-        div = np.zeros(post.sizes["chain"], dtype=int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # too few draws -> NaN, reported
-        rh = azs.rhat(post, var_names=names)
-        eb = azs.ess(post, var_names=names, method="bulk")
-        et = azs.ess(post, var_names=names, method="tail")
-
-    def _ext(ds, fn):
-        vals = np.concatenate([np.ravel(ds[v].values) for v in names])
-        vals = vals[np.isfinite(vals)] if fn is not max else vals
-        if vals.size == 0:
-            return float("nan")
-        return float(np.max(vals)) if fn is max else float(np.min(vals))
-
-    max_rhat = _ext(rh, max)
-    return SamplingDiagnostics(
-        n_divergent=int(div.sum()),
-        divergent_per_chain=np.asarray(div, dtype=int),
-        max_rhat=max_rhat,
-        min_ess_bulk=_ext(eb, min),
-        min_ess_tail=_ext(et, min),
-        converged=bool(np.isfinite(max_rhat) and max_rhat <= rhat_threshold),
-        rhat_threshold=float(rhat_threshold),
-    )
 
 
 # ============================================================================ sampling
@@ -783,8 +536,8 @@ def sample_posterior(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
+    X, y : array-like, or a Dataset and None
+        As in :func:`build_model`.
     n_components : int
     sigma : float, array-like of shape (K,), "shared" or "component"
         As in :func:`build_model`.
@@ -831,47 +584,17 @@ def sample_posterior(
     SamplingWarning
         On divergent transitions or R-hat above 1.01 (the message says what to do).
     """
-    Xa, ya, names, yname = check_X_y(X, y)
-    draws = check_positive_int(draws, "draws")
-    tune = check_positive_int(tune, "tune", minimum=0)
-    chains = check_positive_int(chains, "chains")
-    cores = min(chains, 2) if cores is None else check_positive_int(cores, "cores")
-    target_accept = check_positive_float(target_accept, "target_accept")
-    if not target_accept < 1:
-        raise ValueError(f"target_accept must be in (0, 1); got {target_accept!r}.")
-    seed = _seed(random_state)
-    if progressbar is None:
-        progressbar = _default_progressbar()
-    model = build_model(
-        Xa, ya, n_components, sigma=sigma, fit_intercept=fit_intercept, priors=priors,
-        order_by=order_by,
-    )  # fmt: skip
-    model.coords["feature"] = tuple(names)
-    settings = model._mlrbayes_settings
-    settings["feature_names"] = list(names)
-    initvals = _chain_initvals(init, chains, settings, Xa.shape[1])
+    data = as_dataset(X, y)
+    spec = model_spec(data, n_components, sigma, fit_intercept)
+    order_by = _check_order_by(order_by, spec.fit_intercept)
+    model = _model(data, spec, resolve_priors(data, priors), order_by, "fast")
+    initvals = chain_initvals(init, chains, spec, data.n_features, order_by)
     per_chain = initvals is not None and len({repr(iv) for iv in initvals}) > 1
-    chosen = _choose_sampler(sampler, Xa.shape[0], settings["n_components"], per_chain)
-
-    kwargs: dict[str, Any] = {
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
-        "cores": cores,
-        "random_seed": seed,
-        "progressbar": progressbar,
-        "nuts_sampler": chosen,
-        "compute_convergence_checks": False,
-        "model": model,
-    }
-    kwargs["nuts"] = {"target_accept": target_accept}
-    kwargs["quiet"] = not progressbar
-    if chosen == "pymc":
-        if initvals is not None:
-            kwargs["initvals"] = initvals
-            kwargs["init"] = "adapt_diag"  # start exactly at the given points
-    elif initvals is not None:
-        kwargs["initvals"] = initvals[0]
+    chosen = _choose_sampler(sampler, data.n_samples, spec.n_components, per_chain)
+    kwargs = _sample_kwargs(
+        model, chosen, initvals, draws=draws, tune=tune, chains=chains, cores=cores,
+        target_accept=target_accept, random_state=random_state, progressbar=progressbar,
+    )  # fmt: skip
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         # PyMC's own convergence log lines are replaced by SamplingWarning below.
@@ -879,37 +602,26 @@ def sample_posterior(
         idata = pm.sample(**kwargs)
     wall = time.perf_counter() - t0
 
-    if log_likelihood is None:
-        log_likelihood = chains * draws * Xa.shape[0] * 8 <= 200e6
-    if log_likelihood:
-        ll = _pointwise_from_posterior(idata["posterior"].to_dataset(), Xa, ya, settings)
-        idata["log_likelihood"] = xr.Dataset(
-            {"y": (("chain", "draw", "obs"), ll)},
-            coords={
-                "chain": idata["posterior"]["chain"].values,
-                "draw": idata["posterior"]["draw"].values,
-                "obs": np.arange(Xa.shape[0]),
-            },
-        )
-    if settings["sigma_setting"] == "known":
-        sig = settings["sigma"]
+    if spec.sigma_setting == "known":
         cd = idata["constant_data"].to_dataset()
-        if np.ndim(sig):
-            cd["sigma"] = xr.DataArray(np.asarray(sig, dtype=float), dims=("component",))
-        else:
-            cd["sigma"] = xr.DataArray(float(sig))
+        cd["sigma"] = xr.DataArray(np.asarray(spec.sigma, dtype=float), dims=_known_dims(spec))
         idata["constant_data"] = cd
-
-    diag = sampling_diagnostics(idata)
+    if log_likelihood is None:
+        log_likelihood = kwargs["chains"] * kwargs["draws"] * data.n_samples * 8 <= 200e6
+    draws = PosteriorDraws.from_datatree(idata)
+    if log_likelihood:
+        _add_log_likelihood(idata, draws, data)
+    diag = sampling_diagnostics(draws)
+    seed = kwargs["random_seed"]
     idata["posterior"].attrs.update(
         {
-            "sigma_setting": settings["sigma_setting"],
-            "fit_intercept": int(settings["fit_intercept"]),
-            "order_by": settings["order_by"] or "none",
+            "sigma_setting": spec.sigma_setting,
+            "fit_intercept": int(spec.fit_intercept),
+            "order_by": order_by or "none",
             "sampler": chosen,
             "random_state": "none" if seed is None else seed,
-            "n_components": int(settings["n_components"]),
-            "target_name": yname,
+            "n_components": spec.n_components,
+            "target_name": data.target_name,
             "sampling_wall_seconds": float(wall),
             "n_divergent": diag.n_divergent,
             "max_rhat": diag.max_rhat,
@@ -922,153 +634,51 @@ def sample_posterior(
     return idata
 
 
-# ============================================================================ posterior use
-def _settings_from_idata(idata) -> dict:
-    post = idata["posterior"]
-    attrs = post.attrs
-    mode = attrs.get("sigma_setting")
-    if mode is None:
-        if "sigma" in post.data_vars:
-            mode = "component" if "component" in post["sigma"].dims else "shared"
-        else:
-            mode = "known"
-    return {"sigma_setting": mode, "n_components": int(post.sizes["component"])}
+def _known_dims(spec: ModelSpec) -> tuple[str, ...]:
+    return ("component",) if np.ndim(spec.sigma) else ()
 
 
-def _param_arrays(post, idx, settings, sigma_known=None):
-    """Arrays (c, d, K), (c, d, K), (c, d, K, p), sigma (c, d, 1|K) for draws ``idx``."""
-    w = post["weights"].transpose("chain", "draw", "component").values[:, idx]
-    k = w.shape[-1]
-    if "intercept" in post.data_vars:
-        b = post["intercept"].transpose("chain", "draw", "component").values[:, idx]
-    else:
-        b = np.zeros_like(w)
-    c = post["coef"].transpose("chain", "draw", "component", "feature").values[:, idx]
-    mode = settings["sigma_setting"]
-    if mode == "shared":
-        s = post["sigma"].transpose("chain", "draw").values[:, idx][..., None]
-    elif mode == "component":
-        s = post["sigma"].transpose("chain", "draw", "component").values[:, idx]
-    else:
-        s = np.broadcast_to(np.asarray(sigma_known, dtype=float), (k,))
-    return w, b, c, s
+def _sample_kwargs(
+    model, chosen: str, initvals, *, draws, tune, chains, cores, target_accept, random_state,
+    progressbar,
+) -> dict[str, Any]:  # fmt: skip
+    """Checked keyword arguments of ``pm.sample``."""
+    chains = check_positive_int(chains, "chains")
+    target_accept = check_positive_float(target_accept, "target_accept")
+    if not target_accept < 1:
+        raise ValueError(f"target_accept must be in (0, 1); got {target_accept!r}.")
+    if progressbar is None:
+        progressbar = _default_progressbar()
+    kwargs: dict[str, Any] = {
+        "draws": check_positive_int(draws, "draws"),
+        "tune": check_positive_int(tune, "tune", minimum=0),
+        "chains": chains,
+        "cores": min(chains, 2) if cores is None else check_positive_int(cores, "cores"),
+        "random_seed": _seed(random_state),
+        "progressbar": progressbar,
+        "nuts_sampler": chosen,
+        "compute_convergence_checks": False,
+        "model": model,
+        "nuts": {"target_accept": target_accept},
+        "quiet": not progressbar,
+    }
+    if chosen == "pymc":
+        if initvals is not None:
+            kwargs["initvals"] = initvals
+            kwargs["init"] = "adapt_diag"  # start exactly at the given points
+    elif initvals is not None:
+        kwargs["initvals"] = initvals[0]
+    return kwargs
 
 
-def _pointwise_from_posterior(post, Xa, ya, settings, chunk_draws: int = 50) -> np.ndarray:
-    n_draw = post.sizes["draw"]
-    out = np.empty((post.sizes["chain"], n_draw, Xa.shape[0]))
-    sig = settings.get("sigma")
-    for lo in range(0, n_draw, chunk_draws):
-        idx = slice(lo, min(lo + chunk_draws, n_draw))
-        w, b, c, s = _param_arrays(post, idx, settings, sig)
-        out[:, idx] = _lik.pointwise_loglik(Xa, ya, w, b, c, s)
-    return out
-
-
-def posterior_responsibilities(idata, X=None, y=None, *, chunk_draws: int = 100) -> np.ndarray:
-    """Membership probabilities of every observation under every posterior draw.
-
-    Computed with :func:`mlrbayes.likelihood.responsibilities` (the EM E-step), a chunk of
-    draws at a time so that temporaries stay at ``chains * chunk_draws * n * K`` floats.
-
-    Parameters
-    ----------
-    idata : xarray.DataTree
-        From :func:`sample_posterior` (or :func:`load_posterior`).
-    X : array-like of shape (n_samples, n_features), optional
-        Defaults to ``constant_data.X``.
-    y : array-like of shape (n_samples,), optional
-        Defaults to ``observed_data.y``.
-    chunk_draws : int, default 100
-
-    Returns
-    -------
-    ndarray of shape (chain, draw, n_samples, K)
-        Rows sum to 1. The output itself takes ``chain * draw * n * K * 8`` bytes.
-    """
-    chunk_draws = check_positive_int(chunk_draws, "chunk_draws")
-    post = idata["posterior"]
-    settings = _settings_from_idata(idata)
-    if X is None:
-        Xa = np.asarray(idata["constant_data"]["X"].transpose("obs", "feature").values, float)
-    else:
-        Xa, _ = check_X(X)
-    ya = np.asarray(idata["observed_data"]["y"].values, float) if y is None else None
-    if y is not None:
-        Xa, ya, _, _ = check_X_y(Xa, y)
-    elif ya.shape[0] != Xa.shape[0]:
-        raise ValueError(
-            f"X has {Xa.shape[0]} rows but the stored y has {ya.shape[0]}; pass y as well."
-        )
-    p = post.sizes["feature"]
-    if Xa.shape[1] != p:
-        raise ValueError(
-            f"X has {Xa.shape[1]} columns but the posterior has {p} features; pass the same "
-            "predictors."
-        )
-    sig = None
-    if settings["sigma_setting"] == "known":
-        sig = np.asarray(idata["constant_data"]["sigma"].values, dtype=float)
-    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-    k = settings["n_components"]
-    out = np.empty((n_chain, n_draw, Xa.shape[0], k))
-    for lo in range(0, n_draw, chunk_draws):
-        idx = slice(lo, min(lo + chunk_draws, n_draw))
-        w, b, c, s = _param_arrays(post, idx, settings, sig)
-        out[:, idx] = _lik.responsibilities(Xa, ya, w, b, c, s)
-    return out
-
-
-# ============================================================================ storage
-def save_posterior(idata, path: str | os.PathLike) -> Path:
-    """Write a posterior DataTree to NetCDF atomically (temporary file, then rename).
-
-    Parameters
-    ----------
-    idata : xarray.DataTree
-    path : str or PathLike
-        Target ``.nc`` file; its folder is created if needed.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    import tempfile
-
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".nc", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        idata.to_netcdf(tmp_path, engine=_netcdf_engine())
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-    return target
-
-
-def load_posterior(path: str | os.PathLike):
-    """Read a posterior written by :func:`save_posterior` (fully loaded into memory).
-
-    Returns
-    -------
-    xarray.DataTree
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"posterior file {str(p)!r} does not exist.")
-    with xr.open_datatree(p, engine=_netcdf_engine()) as dt:
-        return dt.load()
-
-
-def _netcdf_engine() -> str:
-    import importlib.util
-
-    for engine, module in (("h5netcdf", "h5netcdf"), ("netcdf4", "netCDF4")):
-        if importlib.util.find_spec(module) is not None:
-            return engine
-    raise ImportError(
-        "saving a posterior needs a NetCDF4 writer: pip install h5netcdf (or netCDF4)."
+def _add_log_likelihood(idata, draws: PosteriorDraws, data: Dataset) -> None:
+    """Store the pointwise log-likelihood of every draw as the ``log_likelihood`` group."""
+    pointwise = draw_memberships(draws, data, probabilities=False, pointwise=True).pointwise
+    idata["log_likelihood"] = xr.Dataset(
+        {"y": (("chain", "draw", "obs"), pointwise)},
+        coords={
+            "chain": idata["posterior"]["chain"].values,
+            "draw": idata["posterior"]["draw"].values,
+            "obs": np.arange(data.n_samples),
+        },
     )

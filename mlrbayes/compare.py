@@ -4,8 +4,8 @@
 the EM labels, and returns a :class:`Comparison`: one row per parameter (EM estimate and standard
 error against the posterior mean, median, sd and HDI), the label-switching / multimodality
 diagnosis, sampler health (divergences, R-hat and ESS before and after relabelling) and one
-verdict. :func:`validate` runs the whole job (EM, sampling from the EM optima and dispersed
-points, comparison) from data.
+verdict. The whole job from data (EM, sampling from the EM optima and dispersed points,
+comparison) is :func:`mlrbayes.workflow.validate`, re-exported here.
 
 Verdict rule
 ------------
@@ -41,9 +41,11 @@ should agree on location (``|z|`` well below 1) and spread (``se_ratio`` near 1)
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import platform
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -51,16 +53,18 @@ import pandas as pd
 
 from ._json import plain
 from ._validation import check_positive_float
+from .diagnostics import Diagnosis, diagnose
 from .em import EMResult
 from .params import flatten
+from .posterior.draws import PosteriorDraws, data_from_datatree
+from .serialize import em_to_dict
+from .spec import Dataset, as_dataset
 
 __all__ = [
     "VERDICTS",
     "Comparison",
     "compare",
-    "dispersed_starts",
     "parameter_draws",
-    "validate",
 ]
 
 #: Possible values of ``Comparison.verdict``.
@@ -88,8 +92,10 @@ TABLE_COLUMNS = (
     "flag",
 )
 
+#: Fields of the diagnosis carried into ``Comparison.to_dict()["diagnosis"]``.
+_DIAGNOSIS_FIELDS = ("verdict", "reasons", "method", "converged_after", "rhat_threshold")
 
-# ----------------------------------------------------------------------------- plain values
+
 def _plain(value: Any) -> Any:
     """Strict-JSON plain types (NaN -> None; unknown objects as text)."""
     return plain(value, default=str)
@@ -115,23 +121,15 @@ class Comparison:
         R-hat and bulk ESS per parameter before and after relabelling: columns ``name,
         rhat_before, ess_bulk_before, rhat_after, ess_bulk_after``.
     hdi_prob : float
-    label_switching : dict
-        ``detected`` (bool), ``method`` (relabelling method), ``share_relabelled`` (fraction
-        of draws whose labels were permuted to match EM), ``chains_relabelled`` (per chain).
-    multimodality : dict
-        ``detected`` (bool) and ``modes``: a list of dicts with ``share`` (fraction of draws),
-        ``chains`` (chains in the mode), ``weights``, ``intercept``, ``coef``, ``sigma``
-        (posterior means within the mode, EM labels) and ``contains_em``.
     sampler : dict
         ``name``, ``chains``, ``draws``, ``tune``, ``n_divergent``, ``rhat_max_before/after``,
-        ``ess_bulk_min_before/after``, ``random_state``, ``init``.
+        ``ess_bulk_min_before/after``, ``random_state``, ``init``, ``warnings``.
     em : EMResult
-    idata : xarray.DataTree
-        The posterior relabelled to the EM labels.
-    idata_raw : xarray.DataTree
-        The posterior as sampled.
-    diagnosis : object or None
-        The diagnosis of :func:`mlrbayes.diagnostics.diagnose`, when it ran.
+    diagnosis : Diagnosis
+        The label-switching / multimodality diagnosis (:func:`mlrbayes.diagnostics.diagnose`)
+        with the draws as sampled and relabelled to the EM labels.
+    idata_raw : xarray.DataTree or None
+        The posterior as sampled (None when the comparison was given arrays).
     settings : dict
         Data and model settings for the report: ``n``, ``K``, ``features``, ``target``,
         ``sigma`` (handling), ``priors``, ``versions``.
@@ -146,13 +144,10 @@ class Comparison:
     table: pd.DataFrame
     convergence: pd.DataFrame
     hdi_prob: float
-    label_switching: dict[str, Any]
-    multimodality: dict[str, Any]
     sampler: dict[str, Any]
     em: EMResult
-    idata: Any
-    idata_raw: Any
-    diagnosis: Any = None
+    diagnosis: Diagnosis
+    idata_raw: Any = None
     settings: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
     X: np.ndarray | None = None
@@ -163,45 +158,73 @@ class Comparison:
         """Rows of :attr:`table` with a non-empty ``flag``."""
         return self.table[self.table["flag"] != ""]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The numbers of the comparison as JSON-able Python (NaN and inf become ``None``).
+    @property
+    def draws(self) -> PosteriorDraws:
+        """The draws relabelled to the EM labels."""
+        return self.diagnosis.relabelled_draws
 
-        Keys: ``verdict``, ``reasons``, ``hdi_prob``, ``parameters`` (rows of :attr:`table`),
-        ``convergence``, ``label_switching``, ``multimodality``, ``sampler``, ``em``,
-        ``settings``, ``thresholds``.
-        """
-        from .serialize import em_to_dict
+    @property
+    def draws_raw(self) -> PosteriorDraws:
+        """The draws as sampled."""
+        return self.diagnosis.draws
 
+    @cached_property
+    def idata(self) -> Any:
+        """The posterior relabelled to the EM labels, as a DataTree."""
+        return self.diagnosis.relabelled
+
+    @property
+    def label_switching(self) -> dict[str, Any]:
+        """``to_dict()["label_switching"]``: the diagnosis' label-switching evidence
+        (:meth:`mlrbayes.diagnostics.LabelSwitching.to_dict`)."""
+        return self._dict["label_switching"]
+
+    @property
+    def multimodality(self) -> dict[str, Any]:
+        """``to_dict()["multimodality"]``: the modes with ``share_chains``, ``share_draws``,
+        ``chains``, ``contains_em`` and their posterior means
+        (:meth:`mlrbayes.diagnostics.Multimodality.to_dict`)."""
+        return self._dict["multimodality"]
+
+    @cached_property
+    def _dict(self) -> dict[str, Any]:
         em = em_to_dict(self.em, include_responsibilities=False)
         em.pop("starts", None)
+        diag = self.diagnosis.to_dict()
         return {
             "verdict": self.verdict,
             "reasons": list(self.reasons),
             "hdi_prob": float(self.hdi_prob),
             "parameters": _plain(self.table),
             "convergence": _plain(self.convergence),
-            "label_switching": _plain(self.label_switching),
-            "multimodality": _plain(self.multimodality),
+            "diagnosis": {k: diag[k] for k in _DIAGNOSIS_FIELDS},
+            "label_switching": diag["label_switching"],
+            "multimodality": diag["multimodality"],
             "sampler": _plain(self.sampler),
             "em": _plain(em),
             "settings": _plain(self.settings),
             "thresholds": _plain(self.thresholds),
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """The numbers of the comparison as JSON-able Python (NaN and inf become ``None``).
+
+        Keys: ``verdict``, ``reasons``, ``hdi_prob``, ``parameters`` (rows of :attr:`table`),
+        ``convergence``, ``diagnosis`` (its verdict, reasons, method, ``converged_after``,
+        ``rhat_threshold``), ``label_switching``, ``multimodality`` (as in
+        :meth:`mlrbayes.diagnostics.Diagnosis.to_dict`), ``sampler``, ``em``, ``settings``,
+        ``thresholds``. Converted once per comparison; each call returns a fresh copy.
+        """
+        return copy.deepcopy(self._dict)
+
 
 # ----------------------------------------------------------------------------- draws
-def _posterior(idata: Any):
-    from .diagnostics import posterior_dataset
-
-    return posterior_dataset(idata)
-
-
 def parameter_draws(idata: Any, em: EMResult) -> np.ndarray:
     """Posterior draws flattened in the order of ``em.param_names()``.
 
     Parameters
     ----------
-    idata : xarray.DataTree
+    idata : xarray.DataTree or PosteriorDraws
         Posterior with ``weights`` (chain, draw, component), ``intercept`` (chain, draw,
         component; optional without intercept), ``coef`` (chain, draw, component, feature) and
         ``sigma`` (chain, draw) or (chain, draw, component) when estimated.
@@ -213,76 +236,26 @@ def parameter_draws(idata: Any, em: EMResult) -> np.ndarray:
     -------
     ndarray of shape (n_chains, n_draws, n_params)
     """
-    post = _posterior(idata)
-    k = em.n_components
-    missing = [v for v in ("weights", "coef") if v not in post]
-    if missing:
-        raise ValueError(
-            f"the posterior has no {missing} variables (it has {list(post.data_vars)}); pass "
-            "a posterior of the mixture-of-regressions model."
-        )
-    kk = int(post.sizes.get("component", -1))
-    if kk != k:
-        raise ValueError(
-            f"the posterior has {kk} components but the EM fit has K={k}; sample and fit the "
-            "same number of components."
-        )
-    order = ("chain", "draw", "component")
-    w = post["weights"].transpose(*order).values
-    if em.fit_intercept:
-        if "intercept" not in post:
-            raise ValueError(
-                "the EM fit has intercepts but the posterior has none; sample with "
-                "fit_intercept=True."
-            )
-        b = post["intercept"].transpose(*order).values
-    else:
-        b = np.zeros_like(w)
-    coef = post["coef"].transpose(*order, "feature")
-    feats = [str(f) for f in coef["feature"].values] if "feature" in coef.coords else None
-    if coef.sizes["feature"] != em.n_features or (
-        feats is not None and feats != list(em.feature_names)
-    ):
-        raise ValueError(
-            f"the posterior's features {feats} do not match the EM fit's {em.feature_names}; "
-            "fit and sample the same predictors in the same order."
-        )
-    c = coef.values
-    setting = em.sigma_setting
-    if setting in ("shared", "component"):
-        if "sigma" not in post:
-            raise ValueError(
-                f"the EM fit estimated sigma ({setting!r}) but the posterior has no 'sigma'; "
-                "sample with the same sigma setting."
-            )
-        s_da = post["sigma"]
-        has_comp = "component" in s_da.dims
-        if has_comp != (setting == "component"):
-            raise ValueError(
-                f"sigma is {'per component' if has_comp else 'shared'} in the posterior but "
-                f"{setting!r} in the EM fit; use the same sigma setting for both."
-            )
-        s = s_da.transpose(*order).values if has_comp else s_da.transpose("chain", "draw").values
-    else:
-        if "sigma" in post:
-            raise ValueError(
-                "the EM fit used a known sigma but the posterior estimated one; sample with the "
-                "same known sigma."
-            )
-        s = None
-    return flatten(w, b, c, s, fit_intercept=em.fit_intercept, sigma_setting=setting)
+    d = idata if isinstance(idata, PosteriorDraws) else PosteriorDraws.from_datatree(idata)
+    d.check_matches(em)
+    return _flatten_as(em, d.weights, d.intercept, d.coef, d.sigma_param)
+
+
+def _flatten_as(em: EMResult, weights: Any, intercept: Any, coef: Any, sigma: Any) -> np.ndarray:
+    """Parameters flattened in the order of ``em.param_names()``."""
+    return flatten(
+        weights,
+        intercept,
+        coef,
+        sigma,
+        fit_intercept=em.fit_intercept,
+        sigma_setting=em.sigma_setting,
+    )
 
 
 def _em_vector(em: EMResult) -> tuple[np.ndarray, np.ndarray]:
     """EM estimate and standard errors in the order of ``em.param_names()`` (NaN if no SE)."""
-    est = flatten(
-        em.weights,
-        em.intercept,
-        em.coef,
-        em.sigma,
-        fit_intercept=em.fit_intercept,
-        sigma_setting=em.sigma_setting,
-    )
+    est = _flatten_as(em, em.weights, em.intercept, em.coef, em.sigma)
     se = em.standard_errors or {}
     k, p = em.n_components, em.n_features
 
@@ -292,20 +265,19 @@ def _em_vector(em: EMResult) -> tuple[np.ndarray, np.ndarray]:
             return np.full(shape, np.nan)
         return np.broadcast_to(np.asarray(v, dtype=float), shape)
 
-    se_vec = flatten(
+    se_vec = _flatten_as(
+        em,
         get("weights", (k,)),
         get("intercept", (k,)),
         get("coef", (k, p)),
         get("sigma", (k,) if em.sigma_setting == "component" else ()),
-        fit_intercept=em.fit_intercept,
-        sigma_setting=em.sigma_setting,
     )
     return est, se_vec
 
 
 def _summaries(draws: np.ndarray, hdi_prob: float) -> dict[str, np.ndarray]:
     """Posterior mean, median, sd and HDI of (chain, draw, P) draws, each of shape (P,)."""
-    import arviz_stats as azs
+    import arviz_stats as azs  # ArviZ stays out of `import mlrbayes`
 
     d = draws.shape[-1]
     flat = draws.reshape(-1, d)
@@ -319,20 +291,6 @@ def _summaries(draws: np.ndarray, hdi_prob: float) -> dict[str, np.ndarray]:
     }
 
 
-def _diag_column(frame: pd.DataFrame, column: str, names: list[str]) -> np.ndarray:
-    """A column of the diagnosis' R-hat/ESS tables in the order of ``names`` (NaN if absent)."""
-    return frame[column].reindex(names).to_numpy(dtype=float)
-
-
-def _n_divergent(idata: Any) -> int:
-    if "sample_stats" not in idata.children:
-        return 0
-    ss = idata["sample_stats"].to_dataset()
-    if "diverging" not in ss:
-        return 0
-    return int(np.asarray(ss["diverging"].values, dtype=bool).sum())
-
-
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("mlrbayes", "numpy", "scipy", "pandas", "pymc", "pytensor", "arviz", "nutpie"):
@@ -341,10 +299,6 @@ def _versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
-
-
-def _fmt(v: float) -> str:
-    return "nan" if not np.isfinite(v) else f"{v:.3g}"
 
 
 # ----------------------------------------------------------------------------- compare
@@ -373,12 +327,14 @@ def compare(
     ----------
     em_result : EMResult
         From :func:`mlrbayes.em.fit_em` (or :func:`mlrbayes.serialize.em_from_dict`).
-    idata : xarray.DataTree
+    idata : xarray.DataTree or PosteriorDraws
         From :func:`mlrbayes.bayes.sample_posterior` (or ``load_posterior``), same K, features
-        and sigma setting as the EM fit.
-    X : array-like of shape (n_samples, n_features), optional
+        and sigma setting as the EM fit; a DataTree is read once into
+        :class:`~mlrbayes.posterior.PosteriorDraws`.
+    X : array-like of shape (n_samples, n_features), or Dataset, optional
     y : array-like of shape (n_samples,), optional
-        The data; default: ``constant_data.X`` and ``observed_data.y`` of ``idata``.
+        The data; default: ``constant_data.X`` and ``observed_data.y`` of ``idata``. A
+        :class:`~mlrbayes.spec.Dataset` passed as ``X`` is used as it is.
     hdi_prob : float, default 0.94
         Probability mass of the highest-density intervals (``arviz_stats.hdi``).
     method : {"auto", "stephens", "ecr", "pivot"}, default "auto"
@@ -414,307 +370,205 @@ def compare(
             f"em_result must be an EMResult (from mlrbayes.em.fit_em); got "
             f"{type(em_result).__name__}."
         )
+    thresholds = _thresholds(hdi_prob, rhat_max, ess_min_per_chain, z_max, se_ratio_max)
+    hdi_prob = thresholds.pop("hdi_prob")
+    if (X is None) != (y is None) and not isinstance(X, Dataset):
+        raise ValueError("pass both X and y, or neither (then they are read from idata).")
+    draws = idata if isinstance(idata, PosteriorDraws) else PosteriorDraws.from_datatree(idata)
+    draws.check_matches(em_result)
+    data = _data(draws, X, y, em_result)
+    if method == "auto":
+        size = draws.n_chains * draws.n_draws * data.n_samples * em_result.n_components * 8
+        method = "stephens" if size <= STEPHENS_MAX_BYTES else "pivot"
+    diagnosis = diagnose(draws, data, em=em_result, method=method, **(diagnose_kwargs or {}))
+    table = _table(em_result, diagnosis, hdi_prob, thresholds)
+    sampler = _sampler(draws, diagnosis, table, settings or {})
+    verdict, reasons = _verdict(em_result, table, sampler, diagnosis, thresholds, hdi_prob)
+    names = em_result.param_names()
+    before = diagnosis.rhat_before.reindex(names)
+    return Comparison(
+        verdict=verdict,
+        reasons=tuple(reasons),
+        table=table,
+        convergence=pd.DataFrame(
+            {
+                "name": names,
+                "rhat_before": before["rhat"].to_numpy(dtype=float),
+                "ess_bulk_before": before["ess_bulk"].to_numpy(dtype=float),
+                "rhat_after": table["rhat"].to_numpy(dtype=float),
+                "ess_bulk_after": table["ess_bulk"].to_numpy(dtype=float),
+            }
+        ),
+        hdi_prob=float(hdi_prob),
+        sampler=sampler,
+        em=em_result,
+        diagnosis=diagnosis,
+        idata_raw=draws.source,
+        settings=_settings(em_result, data, draws, settings or {}),
+        thresholds=thresholds,
+        X=data.X,
+        y=data.y,
+    )
+
+
+def _thresholds(hdi_prob, rhat_max, ess_min_per_chain, z_max, se_ratio_max) -> dict[str, float]:
+    """The checked thresholds (and ``hdi_prob``)."""
     hdi_prob = check_positive_float(hdi_prob, "hdi_prob")
     if not 0 < hdi_prob < 1:
         raise ValueError(f"hdi_prob must be in (0, 1); got {hdi_prob!r}, e.g. use 0.94.")
-    rhat_max = check_positive_float(rhat_max, "rhat_max")
-    ess_min_per_chain = check_positive_float(ess_min_per_chain, "ess_min_per_chain")
-    z_max = check_positive_float(z_max, "z_max")
     se_ratio_max = check_positive_float(se_ratio_max, "se_ratio_max")
     if se_ratio_max <= 1:
         raise ValueError(f"se_ratio_max must be > 1; got {se_ratio_max!r}, e.g. use 2.")
-    raw_draws = parameter_draws(idata, em_result)  # validates the posterior against the fit
-    Xa, ya = _data(idata, X, y, em_result)
-
-    from . import diagnostics
-
-    if method == "auto":
-        n_chain, n_draw = raw_draws.shape[:2]
-        size = n_chain * n_draw * Xa.shape[0] * em_result.n_components * 8
-        method = "stephens" if size <= STEPHENS_MAX_BYTES else "pivot"
-    diagnosis = diagnostics.diagnose(
-        idata, Xa, ya, em=em_result, method=method, **(diagnose_kwargs or {})
-    )
-    rel = diagnosis.relabelled
-    draws = parameter_draws(rel, em_result)
-    return _build(
-        em_result,
-        idata,
-        rel,
-        raw_draws,
-        draws,
-        diagnosis,
-        Xa,
-        ya,
-        hdi_prob=hdi_prob,
-        method=method,
-        thresholds={
-            "rhat_max": rhat_max,
-            "ess_min_per_chain": ess_min_per_chain,
-            "z_max": z_max,
-            "se_ratio_max": se_ratio_max,
-        },
-        extra_settings=settings or {},
-    )
+    return {
+        "hdi_prob": hdi_prob,
+        "rhat_max": check_positive_float(rhat_max, "rhat_max"),
+        "ess_min_per_chain": check_positive_float(ess_min_per_chain, "ess_min_per_chain"),
+        "z_max": check_positive_float(z_max, "z_max"),
+        "se_ratio_max": se_ratio_max,
+    }
 
 
-def _data(idata, X, y, em):
-    from ._validation import check_X_y
-
-    if X is None or y is None:
-        if X is not None or y is not None:
-            raise ValueError("pass both X and y, or neither (then they are read from idata).")
-        try:
-            X = idata["constant_data"].to_dataset()["X"].values
-            y = idata["observed_data"].to_dataset()["y"].values
-        except KeyError as exc:
-            raise ValueError(
-                "X and y were not given and idata has no constant_data.X / observed_data.y; "
-                "pass the data with X=..., y=...."
-            ) from exc
-    Xa, ya, _, _ = check_X_y(X, y)
-    if Xa.shape[1] != em.n_features or Xa.shape[0] != em.n_samples:
+def _data(draws: PosteriorDraws, X: Any, y: Any, em: EMResult) -> Dataset:
+    """The checked data of the comparison (given, or stored with the posterior)."""
+    if X is None and draws.source is None:
+        raise ValueError("X and y were not given and the draws carry no data; pass X and y.")
+    try:
+        data = (
+            data_from_datatree(draws.source, X, y)
+            if X is None or isinstance(X, Dataset)
+            else as_dataset(X, y)
+        )
+    except ValueError as exc:
+        if X is not None:
+            raise
         raise ValueError(
-            f"the data have shape {Xa.shape} but the EM fit used {em.n_samples} rows and "
+            "X and y were not given and idata has no constant_data.X / observed_data.y; "
+            "pass the data with X=..., y=...."
+        ) from exc
+    if data.n_features != em.n_features or data.n_samples != em.n_samples:
+        raise ValueError(
+            f"the data have shape {data.X.shape} but the EM fit used {em.n_samples} rows and "
             f"{em.n_features} predictors; pass the data the fit was made on."
         )
-    return Xa, ya
+    return data
 
 
-def _build(
-    em,
-    idata_raw,
-    idata_rel,
-    raw_draws,
-    draws,
-    diagnosis,
-    X,
-    y,
-    *,
-    hdi_prob,
-    method,
-    thresholds,
-    extra_settings,
-) -> Comparison:
+def _table(
+    em: EMResult, diagnosis: Diagnosis, hdi_prob: float, thresholds: dict[str, float]
+) -> pd.DataFrame:
+    """The parameter table: EM against the relabelled posterior, with flags."""
     names = em.param_names()
     est, se = _em_vector(em)
-    s = _summaries(draws, hdi_prob)
-    before = {c: _diag_column(diagnosis.rhat_before, c, names) for c in ("rhat", "ess_bulk")}
-    for c in ("rhat", "ess_bulk", "ess_tail"):
-        s[c] = _diag_column(diagnosis.rhat_after, c, names)
+    s = _summaries(parameter_draws(diagnosis.relabelled_draws, em), hdi_prob)
+    after = diagnosis.rhat_after.reindex(names)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (est - s["post_mean"]) / s["post_sd"]
         se_ratio = se / s["post_sd"]
     in_hdi = (est >= s["hdi_low"]) & (est <= s["hdi_high"])
-    flags = []
-    for i in range(len(names)):
-        f = []
-        if np.isfinite(z[i]) and abs(z[i]) > thresholds["z_max"]:
-            f.append(f"|z| = {abs(z[i]):.2f} > {thresholds['z_max']:g}")
-        if not in_hdi[i]:
-            f.append(f"EM outside the {hdi_prob:.0%} HDI")
-        r = se_ratio[i]
-        if np.isfinite(r) and not (
-            1.0 / thresholds["se_ratio_max"] <= r <= thresholds["se_ratio_max"]
-        ):
-            f.append(
-                f"SE ratio {r:.2f} outside [{1 / thresholds['se_ratio_max']:.2g}, "
-                f"{thresholds['se_ratio_max']:g}]"
-            )
-        flags.append("; ".join(f))
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "name": names,
             "em": est,
             "em_se": se,
-            "post_mean": s["post_mean"],
-            "post_median": s["post_median"],
-            "post_sd": s["post_sd"],
-            "hdi_low": s["hdi_low"],
-            "hdi_high": s["hdi_high"],
+            **s,
             "z": z,
             "in_hdi": in_hdi,
             "se_ratio": se_ratio,
-            "rhat": s["rhat"],
-            "ess_bulk": s["ess_bulk"],
-            "ess_tail": s["ess_tail"],
-            "flag": flags,
+            "rhat": after["rhat"].to_numpy(dtype=float),
+            "ess_bulk": after["ess_bulk"].to_numpy(dtype=float),
+            "ess_tail": after["ess_tail"].to_numpy(dtype=float),
+            "flag": [
+                _flag(*v, hdi_prob, thresholds) for v in zip(z, in_hdi, se_ratio, strict=True)
+            ],
         },
         columns=list(TABLE_COLUMNS),
     )
-    convergence = pd.DataFrame(
-        {
-            "name": names,
-            "rhat_before": before["rhat"],
-            "ess_bulk_before": before["ess_bulk"],
-            "rhat_after": s["rhat"],
-            "ess_bulk_after": s["ess_bulk"],
-        }
-    )
-    n_chains, n_draws = draws.shape[:2]
-    n_div = _n_divergent(idata_raw)
-    post_attrs = dict(idata_raw["posterior"].attrs)
-    sampler = {
-        "name": post_attrs.get("sampler", "unknown"),
-        "chains": int(n_chains),
-        "draws": int(n_draws),
-        "tune": _plain(post_attrs.get("tune", extra_settings.get("tune"))),
-        "n_divergent": n_div,
-        "rhat_max_before": _nanmax(before["rhat"]),
-        "rhat_max_after": _nanmax(s["rhat"]),
-        "ess_bulk_min_before": _nanmin(before["ess_bulk"]),
-        "ess_bulk_min_after": _nanmin(s["ess_bulk"]),
-        "random_state": _plain(post_attrs.get("random_state")),
-        "init": _plain(extra_settings.get("init", post_attrs.get("init"))),
-        "warnings": list(extra_settings.get("sampler_warnings", [])),
+
+
+def _flag(z: float, in_hdi: bool, ratio: float, hdi_prob: float, thr: dict[str, float]) -> str:
+    """Why a row disagrees ("" when it does not)."""
+    f = []
+    if np.isfinite(z) and abs(z) > thr["z_max"]:
+        f.append(f"|z| = {abs(z):.2f} > {thr['z_max']:g}")
+    if not in_hdi:
+        f.append(f"EM outside the {hdi_prob:.0%} HDI")
+    lim = thr["se_ratio_max"]
+    if np.isfinite(ratio) and not (1.0 / lim <= ratio <= lim):
+        f.append(f"SE ratio {ratio:.2f} outside [{1 / lim:.2g}, {lim:g}]")
+    return "; ".join(f)
+
+
+def _sampler(
+    draws: PosteriorDraws, diagnosis: Diagnosis, table: pd.DataFrame, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Sampler facts and health for the report."""
+    attrs = draws.attrs
+    return {
+        "name": attrs.get("sampler", "unknown"),
+        "chains": draws.n_chains,
+        "draws": draws.n_draws,
+        "tune": _plain(attrs.get("tune", extra.get("tune"))),
+        "n_divergent": draws.n_divergent,
+        "rhat_max_before": _nanmax(diagnosis.rhat_before["rhat"]),
+        "rhat_max_after": _nanmax(table["rhat"]),
+        "ess_bulk_min_before": _nanmin(diagnosis.rhat_before["ess_bulk"]),
+        "ess_bulk_min_after": _nanmin(table["ess_bulk"]),
+        "random_state": _plain(attrs.get("random_state")),
+        "init": _plain(extra.get("init", attrs.get("init"))),
+        "warnings": list(extra.get("sampler_warnings", [])),
     }
-    label_switching, multimodality = _diagnosis_parts(diagnosis, method)
-    verdict, reasons = _verdict(
-        em, table, sampler, multimodality, label_switching, thresholds, hdi_prob
-    )
+
+
+def _settings(
+    em: EMResult, data: Dataset, draws: PosteriorDraws, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Data and model settings for the report."""
     settings = {
-        "n": int(X.shape[0]),
+        "n": data.n_samples,
         "K": em.n_components,
         "features": list(em.feature_names),
         "target": em.target_name,
         "sigma": _sigma_text(em),
         "fit_intercept": bool(em.fit_intercept),
-        "priors": _plain(post_attrs.get("priors")),
+        "priors": _plain(draws.attrs.get("priors")),
         "versions": _versions(),
     }
     settings.update(
-        {k: _plain(v) for k, v in extra_settings.items() if k not in ("init", "sampler_warnings")}
+        {k: _plain(v) for k, v in extra.items() if k not in ("init", "sampler_warnings")}
     )
-    return Comparison(
-        verdict=verdict,
-        reasons=tuple(reasons),
-        table=table,
-        convergence=convergence,
-        hdi_prob=float(hdi_prob),
-        label_switching=label_switching,
-        multimodality=multimodality,
-        sampler=sampler,
-        em=em,
-        idata=idata_rel,
-        idata_raw=idata_raw,
-        diagnosis=diagnosis,
-        settings=settings,
-        thresholds=dict(thresholds),
-        X=X,
-        y=y,
-    )
+    return settings
 
 
-def _nanmax(a):
+def _nanmax(a: Any) -> float | None:
     a = np.asarray(a, dtype=float)
     return float(np.nanmax(a)) if np.any(np.isfinite(a)) else None
 
 
-def _nanmin(a):
+def _nanmin(a: Any) -> float | None:
     a = np.asarray(a, dtype=float)
     return float(np.nanmin(a)) if np.any(np.isfinite(a)) else None
 
 
-def _sigma_text(em: EMResult) -> str:
-    if em.sigma_setting == "shared":
-        return "shared: one noise sd, estimated (EM: maximum likelihood; posterior: sampled)"
-    if em.sigma_setting == "component":
-        return "component: one noise sd per component, estimated by both"
-    return f"known: fixed at {np.asarray(em.sigma).tolist()} in both EM and the posterior"
+def _fmt(v: float) -> str:
+    return "nan" if not np.isfinite(v) else f"{v:.3g}"
 
 
-def _diagnosis_parts(diagnosis, method) -> tuple[dict, dict]:
-    """Label-switching and multimodality summaries (plain dicts) from a Diagnosis."""
-    perms = np.asarray(diagnosis.permutations)
-    moved = np.any(perms != np.arange(perms.shape[-1]), axis=-1)  # (chain, draw)
+def _verdict(
+    em: EMResult,
+    table: pd.DataFrame,
+    sampler: dict[str, Any],
+    diagnosis: Diagnosis,
+    thresholds: dict[str, float],
+    hdi_prob: float,
+) -> tuple[str, list[str]]:
+    """The verdict and its reasons (the rule in the module docstring)."""
+    reasons_inc = _inconclusive_reasons(em, table, sampler, diagnosis, thresholds)
     ls = diagnosis.label_switching
-    label_switching = {
-        "detected": bool(ls.detected),
-        "method": diagnosis.method,
-        "reference": ls.reference,
-        "share_relabelled": float(moved.mean()),
-        "chains_relabelled": moved.mean(axis=1).tolist(),
-        "chains_disagree": bool(ls.chains_disagree),
-        "chain_groups": [list(g) for g in ls.chain_groups],
-        "switch_fraction": np.asarray(ls.switch_fraction, dtype=float).tolist(),
-        "diagnosis": diagnosis.verdict,
-        "reasons": list(diagnosis.reasons),
-    }
-    mm = diagnosis.multimodality
-    modes = []
-    for m in mm.modes:
-        modes.append(
-            {
-                "index": int(m.index),
-                "share": float(m.share_chains),
-                "share_draws": float(m.share_draws),
-                "chains": [int(c) for c in m.chains],
-                "em_optimum": m.em_optimum,
-                "contains_em": m.em_optimum == 0,
-                "distance_to_em": float(m.distance_to_em),
-                "mean_loglik": float(m.mean_loglik),
-                "loglik_at_mean": float(m.loglik_at_mean),
-                "weights": np.asarray(m.weights, dtype=float).tolist(),
-                "intercept": np.asarray(m.intercept, dtype=float).tolist(),
-                "coef": np.asarray(m.coef, dtype=float).tolist(),
-                "sigma": np.asarray(m.sigma, dtype=float).tolist(),
-            }
-        )
-    multimodality = {
-        "detected": bool(mm.detected),
-        "n_modes": len(modes),
-        "modes": modes,
-        "chain_mode": np.asarray(mm.chain_mode).tolist(),
-    }
-    return label_switching, multimodality
-
-
-def _verdict(em, table, sampler, multimodality, label_switching, thresholds, hdi_prob):
-    reasons_inc: list[str] = []
-    if sampler["n_divergent"] > 0:
-        reasons_inc.append(
-            f"the sampler reported {sampler['n_divergent']} divergent transitions: the "
-            "posterior sample may be biased (increase tune / target_accept, or check the model)"
-        )
-    rhat_after = table["rhat"].to_numpy(dtype=float)
-    bad_rhat = table["name"][~(rhat_after <= thresholds["rhat_max"])].tolist()
-    if bad_rhat:
-        reasons_inc.append(
-            f"chains did not converge after relabelling: R-hat > {thresholds['rhat_max']:g} "
-            f"for {', '.join(bad_rhat)} (max {_fmt(np.nanmax(rhat_after))})"
-        )
-    ess_min = thresholds["ess_min_per_chain"] * sampler["chains"]
-    ess = table["ess_bulk"].to_numpy(dtype=float)
-    low_ess = table["name"][~(ess >= ess_min)].tolist()
-    if low_ess:
-        reasons_inc.append(
-            f"too few effective draws: bulk ESS < {ess_min:g} "
-            f"({thresholds['ess_min_per_chain']:g} per chain) for {', '.join(low_ess)} "
-            f"(min {_fmt(np.nanmin(ess))}); draw more"
-        )
-    if multimodality.get("detected"):
-        modes = multimodality.get("modes", [])
-        desc = "; ".join(
-            f"mode {i}: {_fmt(100 * m.get('share', np.nan))}% of chains"
-            + (" (contains the EM estimate)" if m.get("contains_em") else "")
-            for i, m in enumerate(modes)
-        )
-        # the cause comes first: split modes also inflate R-hat and deflate ESS
-        reasons_inc.insert(
-            0,
-            f"the posterior is genuinely multimodal ({len(modes)} modes not related by "
-            f"relabelling: {desc}); a single EM estimate cannot summarise it",
-        )
-    if not em.converged:
-        reasons_inc.append(f"EM did not converge ({em.n_iter} iterations); refit with more")
-    if em.degenerate:
-        reasons_inc.append("EM ended at a degenerate (collapsed) component")
     switching = []
-    if label_switching.get("detected"):
+    if ls.detected:
         switching.append(
             f"label switching was found and resolved by relabelling to the EM labels "
-            f"({label_switching.get('method')}, "
-            f"{_fmt(100 * label_switching.get('share_relabelled', np.nan))}% of draws relabelled)"
+            f"({diagnosis.method}, {_fmt(100 * ls.share_relabelled)}% of draws relabelled)"
         )
     if reasons_inc:
         return "inconclusive", reasons_inc + switching
@@ -742,203 +596,72 @@ def _verdict(em, table, sampler, multimodality, label_switching, thresholds, hdi
     return "agree", [head, *switching]
 
 
-def dispersed_starts(
-    X: np.ndarray, y: np.ndarray, n_components: int, n_starts: int, *, sigma: Any, rng
-) -> list[dict[str, Any]]:
-    """Starting points spread over the data, for chains not started at an EM optimum.
-
-    Each start draws its weights from Dirichlet(2, ..., 2), its intercepts at random quantiles
-    of ``y`` (so the lines pass through the data), slopes from N(0, (0.5 s_y / s_x)^2), and,
-    when sigma is estimated, sd(y) / K times a factor in [0.5, 1.5].
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-    n_components : int
-    n_starts : int
-    sigma : float, ndarray, "shared" or "component"
-    rng : numpy.random.Generator
-
-    Returns
-    -------
-    list of dict
-        ``{"weights", "intercept", "coef", "sigma"}`` per start (``sigma`` only when estimated).
-    """
-    k = int(n_components)
-    sy = float(np.std(y)) or 1.0
-    sx = np.std(X, axis=0)
-    sx = np.where(sx > 0, sx, 1.0)
-    xbar = X.mean(axis=0)
-    out = []
-    for _ in range(int(n_starts)):
-        coef = rng.normal(0.0, 0.5 * sy / sx, size=(k, X.shape[1]))
-        level = np.quantile(y, rng.uniform(0.05, 0.95, size=k))
-        start: dict[str, Any] = {
-            "weights": rng.dirichlet(np.full(k, 2.0)),
-            "intercept": level - coef @ xbar,
-            "coef": coef,
-        }
-        if sigma == "shared":
-            start["sigma"] = sy / k * rng.uniform(0.5, 1.5)
-        elif sigma == "component":
-            start["sigma"] = sy / k * rng.uniform(0.5, 1.5, size=k)
-        out.append(start)
+def _inconclusive_reasons(
+    em: EMResult,
+    table: pd.DataFrame,
+    sampler: dict[str, Any],
+    diagnosis: Diagnosis,
+    thresholds: dict[str, float],
+) -> list[str]:
+    """Why the posterior sample cannot be trusted as it stands (empty when it can)."""
+    out: list[str] = []
+    if sampler["n_divergent"] > 0:
+        out.append(
+            f"the sampler reported {sampler['n_divergent']} divergent transitions: the "
+            "posterior sample may be biased (increase tune / target_accept, or check the model)"
+        )
+    rhat_after = table["rhat"].to_numpy(dtype=float)
+    bad_rhat = table["name"][~(rhat_after <= thresholds["rhat_max"])].tolist()
+    if bad_rhat:
+        out.append(
+            f"chains did not converge after relabelling: R-hat > {thresholds['rhat_max']:g} "
+            f"for {', '.join(bad_rhat)} (max {_fmt(np.nanmax(rhat_after))})"
+        )
+    ess_min = thresholds["ess_min_per_chain"] * sampler["chains"]
+    ess = table["ess_bulk"].to_numpy(dtype=float)
+    low_ess = table["name"][~(ess >= ess_min)].tolist()
+    if low_ess:
+        out.append(
+            f"too few effective draws: bulk ESS < {ess_min:g} "
+            f"({thresholds['ess_min_per_chain']:g} per chain) for {', '.join(low_ess)} "
+            f"(min {_fmt(np.nanmin(ess))}); draw more"
+        )
+    mm = diagnosis.multimodality
+    if mm.detected:
+        desc = "; ".join(
+            f"mode {i}: {_fmt(100 * m.share_chains)}% of chains, "
+            f"{_fmt(100 * m.share_draws)}% of draws"
+            + (" (contains the EM estimate)" if m.contains_em else "")
+            for i, m in enumerate(mm.modes)
+        )
+        # the cause comes first: split modes also inflate R-hat and deflate ESS
+        out.insert(
+            0,
+            f"the posterior is genuinely multimodal ({len(mm.modes)} modes not related by "
+            f"relabelling: {desc}); a single EM estimate cannot summarise it",
+        )
+    if not em.converged:
+        out.append(f"EM did not converge ({em.n_iter} iterations); refit with more")
+    if em.degenerate:
+        out.append("EM ended at a degenerate (collapsed) component")
     return out
 
 
-def validate(
-    X: Any,
-    y: Any,
-    n_components: int,
-    *,
-    sigma: Any,
-    n_init: int = 10,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    n_em_chains: int | None = None,
-    sampler: str = "auto",
-    priors: dict[str, Any] | None = None,
-    random_state: Any = None,
-    hdi_prob: float = 0.94,
-    method: str = "auto",
-    progressbar: bool | None = False,
-    on_em: Any = None,
-    on_posterior: Any = None,
-    em_kwargs: dict[str, Any] | None = None,
-    sample_kwargs: dict[str, Any] | None = None,
-    compare_kwargs: dict[str, Any] | None = None,
-) -> Comparison:
-    """Fit by EM, sample the posterior from the EM optima and dispersed points, and compare.
+def _sigma_text(em: EMResult) -> str:
+    if em.sigma_setting == "shared":
+        return "shared: one noise sd, estimated (EM: maximum likelihood; posterior: sampled)"
+    if em.sigma_setting == "component":
+        return "component: one noise sd per component, estimated by both"
+    return f"known: fixed at {np.asarray(em.sigma).tolist()} in both EM and the posterior"
 
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
-    n_components : int
-    sigma : float, array-like of shape (K,), "shared" or "component"
-        The same setting is used for EM and the posterior.
-    n_init : int, default 10
-        EM starts.
-    draws, tune, chains : int
-        Per chain.
-    n_em_chains : int, optional
-        Chains started at EM optima (best first, then the other non-degenerate optima of the
-        census, cycled); the remaining chains start from :func:`dispersed_starts`. Default:
-        half of the chains, rounded up.
-    sampler : {"auto", "pymc", "nutpie"}
-    priors : dict, optional
-        Passed to :func:`mlrbayes.bayes.sample_posterior`.
-    random_state : int or None
-        Seeds EM, the dispersed starts and the sampler (each from its own child seed).
-    hdi_prob, method
-        As in :func:`compare`.
-    progressbar : bool, optional
-    on_em : callable, optional
-        Called with the EMResult as soon as EM is done (e.g. to save it).
-    on_posterior : callable, optional
-        Called with the posterior DataTree as soon as sampling is done.
-    em_kwargs, sample_kwargs, compare_kwargs : dict, optional
-        Extra arguments for :func:`mlrbayes.em.fit_em`, ``sample_posterior`` and
-        :func:`compare`.
 
-    Returns
-    -------
-    Comparison
-        Sampler warnings (divergences, R-hat) are not raised: they are recorded in
-        ``Comparison.sampler["warnings"]`` and drive the verdict.
-    """
-    import warnings
+# ----------------------------------------------------------------------------- re-exports
+def __getattr__(name: str) -> Any:
+    """``validate`` and ``dispersed_starts`` moved to :mod:`mlrbayes.workflow`, which imports
+    this module; they stay importable from here (imported on first use: the import would
+    otherwise run in a cycle)."""
+    if name in ("validate", "dispersed_starts"):
+        from . import workflow
 
-    from ._validation import check_positive_int, check_random_state, check_sigma, check_X_y
-    from .em import fit_em
-
-    Xa, ya, names, yname = check_X_y(X, y)
-    sig = check_sigma(sigma, n_components if isinstance(n_components, int) else None)
-    chains = check_positive_int(chains, "chains")
-    n_em = (chains + 1) // 2 if n_em_chains is None else int(n_em_chains)
-    if not 0 <= n_em <= chains:
-        raise ValueError(f"n_em_chains must be between 0 and chains={chains}; got {n_em_chains}.")
-    if isinstance(random_state, np.random.Generator):
-        raise TypeError(
-            "validate needs an int seed (or None) so the report can record it; got a Generator."
-        )
-    seeds = np.random.SeedSequence(random_state).spawn(3)
-    em_seed, start_seed, sample_seed = (int(sq.generate_state(1)[0]) for sq in seeds)
-    Xdf = pd.DataFrame(Xa, columns=names)
-    yser = pd.Series(ya, name=yname)
-    em = fit_em(
-        Xdf,
-        yser,
-        n_components,
-        sigma=sig,
-        n_init=n_init,
-        random_state=em_seed,
-        **(em_kwargs or {}),
-    )
-    if on_em is not None:
-        on_em(em)
-    good = [o for o in em.optima if not o.degenerate] or list(em.optima[:1])
-    em_starts: list[Any] = [em if i == 0 else good[i] for i in range(min(len(good), n_em))]
-    while em_starts and len(em_starts) < n_em:
-        em_starts.append(em_starts[len(em_starts) % max(len(good), 1)])
-    rng = check_random_state(start_seed)
-    disp = dispersed_starts(Xa, ya, em.n_components, chains - n_em, sigma=sig, rng=rng)
-    init = [*em_starts, *disp]
-    init_text = (
-        f"{len(em_starts)} chain(s) at EM optima "
-        f"({', '.join('#' + str(good.index(o)) if o is not em else '#0' for o in em_starts)}), "
-        f"{len(disp)} at dispersed points"
-    )
-
-    from . import bayes
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", bayes.SamplingWarning)
-        idata = bayes.sample_posterior(
-            Xdf,
-            yser,
-            em.n_components,
-            sigma=sig,
-            fit_intercept=em.fit_intercept,
-            priors=priors,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            sampler=sampler,
-            init=init,
-            random_state=sample_seed,
-            progressbar=progressbar,
-            **(sample_kwargs or {}),
-        )
-    sampler_warnings = []
-    for w in caught:
-        if issubclass(w.category, bayes.SamplingWarning):
-            sampler_warnings.append(" ".join(str(w.message).split()))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if on_posterior is not None:
-        on_posterior(idata)
-    prior_spec = bayes.default_priors(Xa, ya)
-    if priors:
-        prior_spec = bayes._merge_priors(prior_spec, priors)
-    return compare(
-        em,
-        idata,
-        X=Xa,
-        y=ya,
-        hdi_prob=hdi_prob,
-        method=method,
-        settings={
-            "priors": prior_spec,
-            "tune": tune,
-            "init": init_text,
-            "sampler_warnings": sampler_warnings,
-            "seed": random_state,
-            "em_seed": em_seed,
-            "sampler_seed": sample_seed,
-            "n_init": n_init,
-        },
-        **(compare_kwargs or {}),
-    )
+        return getattr(workflow, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = [
@@ -48,8 +49,6 @@ def component_color(k: int) -> str:
 def _new_ax(ax):
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
-
     _, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
     return ax
 
@@ -58,8 +57,6 @@ def _new_fig(fig, figsize):
     if fig is not None:
         fig.clear()
         return fig
-    import matplotlib.pyplot as plt
-
     return plt.figure(figsize=figsize, layout="constrained")
 
 
@@ -488,11 +485,12 @@ def plot_mode_lines(
 
     Parameters
     ----------
-    x : array-like of shape (n_samples,) or (n_samples, 1)
-    y : array-like of shape (n_samples,)
+    x, y
+        As in :func:`plot_fitted_lines`.
     modes : sequence of mappings
-        Each with ``intercept`` (K,), ``coef`` (K,) or (K, 1), and optionally ``share`` (the
-        fraction of chains or draws in the mode) and ``label``.
+        Each with ``intercept`` (K,), ``coef`` (K,) or (K, 1), and optionally ``share_chains``
+        (the fraction of chains in the mode, as in :class:`mlrbayes.diagnostics.Mode`; the
+        older key ``share`` is read the same way) and ``label``.
     feature_name, target_name, title : str
     ax : matplotlib Axes, optional
 
@@ -513,8 +511,9 @@ def plot_mode_lines(
         b = np.asarray(mode["intercept"], dtype=float)
         c = np.asarray(mode["coef"], dtype=float).reshape(b.shape[0], -1)[:, 0]
         label = mode.get("label") or f"mode {m}"
-        if mode.get("share") is not None:
-            label += f" ({float(mode['share']):.0%} of chains)"
+        share = mode.get("share_chains", mode.get("share"))
+        if share is not None:
+            label += f" ({float(share):.0%} of chains)"
         for k in range(b.shape[0]):
             ax.plot(
                 grid,

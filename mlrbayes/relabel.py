@@ -41,20 +41,24 @@ problem in MCMC outputs. *J. Stat. Softw.* 69(1).
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-_SAMPLE_DIMS = ("chain", "draw", "component")
+from .permutations import (
+    best_permutations,
+    invert_permutations,
+    onehot_permutations,
+    permute_array,
+)
+from .posterior.draws import apply_permutations
 
 __all__ = [
     "RelabellingWarning",
     "apply_permutations",
+    "best_permutations",
     "ecr_iterative",
     "invert_permutations",
     "permute_array",
@@ -62,133 +66,9 @@ __all__ = [
     "stephens",
 ]
 
-#: Up to this K all K! permutations are enumerated (exact, vectorised); above it each draw is
-#: solved with scipy's Hungarian algorithm.
-ENUMERATE_MAX_K = 6
-
 
 class RelabellingWarning(UserWarning):
     """An iterative relabelling stopped at ``max_iter`` before its permutations settled."""
-
-
-# ----------------------------------------------------------------------------- assignment core
-@cache
-def _all_permutations(k: int) -> np.ndarray:
-    """All permutations of ``range(k)`` in lexicographic order (identity first), shape (k!, k)."""
-    return np.array(list(itertools.permutations(range(k))), dtype=np.intp).reshape(-1, k)
-
-
-def _best_permutations(cost: np.ndarray) -> np.ndarray:
-    """Per batch element, the permutation minimising ``sum_j cost[..., j, perm[j]]``.
-
-    Parameters
-    ----------
-    cost : ndarray of shape (..., K, K)
-        ``cost[..., j, l]``: cost of giving old component ``l`` the new label ``j``.
-
-    Returns
-    -------
-    perms : ndarray of int of shape (..., K)
-    """
-    k = cost.shape[-1]
-    batch = cost.shape[:-2]
-    if k == 1:
-        return np.zeros((*batch, 1), dtype=np.intp)
-    if k <= ENUMERATE_MAX_K:
-        perms = _all_permutations(k)  # (m, K)
-        rows = np.arange(k)
-        total = cost[..., rows, perms].sum(axis=-1)  # (..., m)
-        return perms[np.argmin(total, axis=-1)]
-    flat = cost.reshape(-1, k, k)
-    out = np.empty((flat.shape[0], k), dtype=np.intp)
-    for d in range(flat.shape[0]):
-        _, cols = linear_sum_assignment(flat[d])
-        out[d] = cols
-    return out.reshape(*batch, k)
-
-
-def _onehot_perms(perms: np.ndarray, k: int) -> np.ndarray:
-    """``out[..., j, l] = (perms[..., j] == l)`` as floats, shape (..., K, K)."""
-    return (perms[..., :, None] == np.arange(k)).astype(float)
-
-
-def _check_perms(perms: Any, batch: tuple[int, ...] | None, k: int | None) -> np.ndarray:
-    p = np.asarray(perms)
-    if p.dtype.kind not in "iu":
-        raise TypeError(
-            f"permutations must be an integer array; got dtype {p.dtype}. Pass the output of "
-            "pivot/stephens/ecr_iterative."
-        )
-    if p.ndim < 1:
-        raise ValueError(f"permutations must have shape (..., K); got a scalar {p!r}.")
-    if k is not None and p.shape[-1] != k:
-        raise ValueError(
-            f"permutations have {p.shape[-1]} entries per draw but there are {k} components; "
-            "pass permutations of shape (chain, draw, K)."
-        )
-    if batch is not None and p.shape[:-1] != tuple(batch):
-        raise ValueError(
-            f"permutations have shape {p.shape} but the draws have batch shape {tuple(batch)}; "
-            f"pass an array of shape {(*batch, p.shape[-1])}."
-        )
-    kk = p.shape[-1]
-    if not np.array_equal(np.sort(p, axis=-1), np.broadcast_to(np.arange(kk), p.shape)):
-        bad = np.argwhere(np.any(np.sort(p, axis=-1) != np.arange(kk), axis=-1))[0]
-        raise ValueError(
-            f"permutations[{', '.join(map(str, bad))}] = {p[tuple(bad)].tolist()} is not a "
-            f"permutation of 0..{kk - 1}; each row must list every component exactly once."
-        )
-    return p.astype(np.intp, copy=False)
-
-
-def invert_permutations(perms: np.ndarray) -> np.ndarray:
-    """Inverse permutations: ``inv[..., perms[..., j]] = j``.
-
-    Parameters
-    ----------
-    perms : ndarray of int of shape (..., K)
-
-    Returns
-    -------
-    inv : ndarray of int of shape (..., K)
-        Applying ``inv`` to relabelled draws gives back the original draws.
-    """
-    p = _check_perms(perms, None, None)
-    inv = np.empty_like(p)
-    np.put_along_axis(inv, p, np.broadcast_to(np.arange(p.shape[-1]), p.shape), axis=-1)
-    return inv
-
-
-def permute_array(a: Any, perms: Any, axis: int = -1) -> np.ndarray:
-    """Permute the component axis of a batched array: ``out[..., j, ...] = a[..., perms[j], ...]``.
-
-    Parameters
-    ----------
-    a : array-like of shape (*batch, ..., K, ...)
-        Leading axes must equal ``perms.shape[:-1]`` (e.g. (chain, draw)); ``axis`` is the
-        component axis of ``a`` and must come after them.
-    perms : ndarray of int of shape (*batch, K)
-    axis : int, default -1
-        Component axis of ``a``.
-
-    Returns
-    -------
-    ndarray of the shape of ``a``
-    """
-    a = np.asarray(a)
-    p = np.asarray(perms)
-    nb = p.ndim - 1
-    ax = axis % a.ndim if a.ndim else 0
-    if a.ndim <= nb or ax < nb:
-        raise ValueError(
-            f"the component axis ({axis}) of an array of shape {a.shape} must come after the "
-            f"{nb} batch axes of permutations of shape {p.shape}."
-        )
-    _check_perms(p, a.shape[:nb], a.shape[ax])
-    moved = np.moveaxis(a, ax, nb)  # (*batch, K, rest...)
-    idx = p.reshape(p.shape + (1,) * (moved.ndim - nb - 1))
-    out = np.take_along_axis(moved, idx, axis=nb)
-    return np.moveaxis(out, nb, ax)
 
 
 # ----------------------------------------------------------------------------- pivot
@@ -328,7 +208,7 @@ def pivot(
             )
     diff = (theta[..., None, :, :] - ref[:, None, :]) / s  # (*batch, j, l, F)
     cost = np.einsum("...f,...f->...", diff, diff)
-    return _best_permutations(cost)
+    return best_permutations(cost)
 
 
 # ----------------------------------------------------------------------------- probabilities
@@ -420,12 +300,12 @@ def stephens(
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported after the loop)
         logq = np.log(np.maximum(q, tiny))  # (n, K_j)
         score = pt @ logq  # (D, l, j)
-        new = _best_permutations(-np.swapaxes(score, 1, 2))
+        new = best_permutations(-np.swapaxes(score, 1, 2))
         if perms is not None and np.array_equal(new, perms):
             converged = True
             break
         perms = new
-        q = np.einsum("dln,djl->nj", pt, _onehot_perms(perms, k)) / flat.shape[0]
+        q = np.einsum("dln,djl->nj", pt, onehot_permutations(perms, k)) / flat.shape[0]
     _iterate_status("Stephens", n_iter, max_iter, converged)
     out = perms.reshape(*batch, k)
     return (out, n_iter) if return_n_iter else out
@@ -462,15 +342,13 @@ def ecr_iterative(
     reference : array-like of shape (n,) (allocation) or (n, K) (probabilities), optional
         Initial pivot (e.g. the EM MAP allocation): the result is labelled like it. Default:
         the allocation of the first draw.
-    max_iter : int, default 100
-    return_n_iter : bool, default False
+    max_iter, return_n_iter
+        As in :func:`stephens`.
 
     Returns
     -------
-    perms : ndarray of int of shape (*batch, K)
-        ``relabelled[..., j] = original[..., perms[..., j]]``.
-    n_iter : int
-        Only with ``return_n_iter=True``.
+    perms, n_iter
+        As in :func:`stephens`: ``relabelled[..., j] = original[..., perms[..., j]]``.
     """
     a = np.asarray(allocations)
     if a.dtype.kind in "iub":
@@ -517,8 +395,8 @@ def ecr_iterative(
     for n_iter in range(1, max_iter + 1):  # noqa: B007
         pivot_onehot = (piv[:, None] == np.arange(k)).astype(float)  # (n, K_j)
         agree = zt @ pivot_onehot  # (D, l, j)
-        new = _best_permutations(-np.swapaxes(agree, 1, 2))
-        counts = np.einsum("dln,djl->nj", zt, _onehot_perms(new, k))
+        new = best_permutations(-np.swapaxes(agree, 1, 2))
+        counts = np.einsum("dln,djl->nj", zt, onehot_permutations(new, k))
         new_piv = np.argmax(counts, axis=-1)
         if perms is not None and np.array_equal(new, perms) and np.array_equal(new_piv, piv):
             converged = True
@@ -527,60 +405,3 @@ def ecr_iterative(
     _iterate_status("ECR", n_iter, max_iter, converged)
     out = perms.reshape(*batch, k)
     return (out, n_iter) if return_n_iter else out
-
-
-# ----------------------------------------------------------------------------- DataTree
-def apply_permutations(idata: Any, perms: Any, *, group: str = "posterior") -> Any:
-    """Relabel a posterior DataTree: permute every component-indexed variable.
-
-    Parameters
-    ----------
-    idata : xarray.DataTree
-        With a ``group`` (default ``"posterior"``) whose variables have dims (chain, draw, ...).
-        Every variable with a ``component`` dimension is permuted along it — this covers
-        :data:`mlrbayes.params.COMPONENT_VARS` (weights, intercept, coef, per-component
-        sigma); a shared or known sigma has no such dimension and is left alone. Other groups
-        (observed/constant data, sample stats, pointwise log-likelihood) do not depend on the
-        labels and are kept as they are.
-    perms : ndarray of int of shape (chain, draw, K)
-        ``relabelled[..., j] = original[..., perms[..., j]]``.
-    group : str, default "posterior"
-
-    Returns
-    -------
-    xarray.DataTree
-        A new tree (the input is not modified); the group's attrs gain ``relabelled = 1``.
-    """
-    import xarray as xr
-
-    if not isinstance(idata, xr.DataTree):
-        raise TypeError(
-            f"idata must be an xarray.DataTree (ArviZ 1.x); got {type(idata).__name__}. Use "
-            "permute_array for plain arrays."
-        )
-    if group not in idata.children:
-        raise ValueError(
-            f"idata has no {group!r} group (groups: {sorted(idata.children)}); pass the group "
-            "holding the draws."
-        )
-    ds = idata[group].to_dataset()
-    if "component" not in ds.dims:
-        raise ValueError(
-            f"the {group!r} group has no 'component' dimension (dims {dict(ds.sizes)}); nothing "
-            "to relabel."
-        )
-    batch = (ds.sizes["chain"], ds.sizes["draw"])
-    p = _check_perms(perms, batch, ds.sizes["component"])
-    new_vars = {}
-    for name, da in ds.data_vars.items():
-        if "component" not in da.dims:
-            continue
-        order = ("chain", "draw", "component", *[d for d in da.dims if d not in _SAMPLE_DIMS])
-        arr = da.transpose(*order).values
-        permuted = permute_array(arr, p, axis=2)
-        new_vars[name] = da.transpose(*order).copy(data=permuted).transpose(*da.dims)
-    new_ds = ds.assign(new_vars)
-    new_ds.attrs = {**ds.attrs, "relabelled": 1}
-    out = idata.copy()
-    out[group] = xr.DataTree(new_ds)
-    return out

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from test_compare import _draws_around, _tree
+from helpers import draws_around as _draws_around
+from helpers import posterior_tree as _tree
 
 from mlrbayes import cli
 from mlrbayes.simulate import simulate

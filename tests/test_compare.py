@@ -10,66 +10,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
+from helpers import CHAINS, DRAWS, draws_around, posterior_tree
 
 from mlrbayes.compare import Comparison, compare, dispersed_starts, validate
 from mlrbayes.em import fit_em
 from mlrbayes.simulate import simulate
-
-CHAINS, DRAWS = 4, 300
-
-
-def _tree(X, y, w, b, c, s, *, features=("x",), diverging=None):
-    """A posterior DataTree like sample_posterior's: w, b (C, D, K), c (C, D, K, p), s (C, D)."""
-    n_chain, n_draw, k = w.shape
-    coords = {
-        "chain": np.arange(n_chain),
-        "draw": np.arange(n_draw),
-        "component": np.arange(k),
-        "feature": list(features),
-    }
-    post = xr.Dataset(
-        {
-            "weights": (("chain", "draw", "component"), w),
-            "intercept": (("chain", "draw", "component"), b),
-            "coef": (("chain", "draw", "component", "feature"), c),
-            "sigma": (("chain", "draw"), s),
-        },
-        coords=coords,
-    )
-    post.attrs["sampler"] = "hand-built"
-    div = np.zeros((n_chain, n_draw), bool) if diverging is None else diverging
-    return xr.DataTree.from_dict(
-        {
-            "posterior": post,
-            "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), div)}),
-            "constant_data": xr.Dataset(
-                {"X": (("obs", "feature"), X)}, coords={"feature": list(features)}
-            ),
-            "observed_data": xr.Dataset({"y": (("obs",), y)}),
-        }
-    )
-
-
-def _draws_around(em, rng, *, scale=1.0, rho=0.0, n_chain=CHAINS, n_draw=DRAWS):
-    """Independent normal draws (AR(1) with coefficient rho per chain) centred at the EM
-    estimate with the EM standard errors times ``scale`` as sds."""
-    se = em.standard_errors
-    k = em.n_components
-
-    def noise(shape):
-        e = rng.standard_normal((n_chain, n_draw, *shape))
-        if rho:
-            for t in range(1, n_draw):
-                e[:, t] = rho * e[:, t - 1] + np.sqrt(1 - rho**2) * e[:, t]
-        return e
-
-    w0 = em.weights[0] + scale * se["weights"][0] * noise(())
-    w = np.stack([w0, 1 - w0], axis=-1) if k == 2 else None
-    b = em.intercept + scale * np.asarray(se["intercept"]) * noise((k,))
-    c = em.coef + scale * np.asarray(se["coef"]) * noise((k, em.n_features))
-    s = em.sigma + scale * float(se["sigma"]) * noise(())
-    return w, b, c, s
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +35,8 @@ def _hdi(a, prob):
 
 def test_table_matches_independent_summaries(separated, rng):
     X, y, em = separated
-    w, b, c, s = _draws_around(em, rng)
-    cmp = compare(em, _tree(X, y, w, b, c, s), hdi_prob=0.9)
+    w, b, c, s = draws_around(em, rng)
+    cmp = compare(em, posterior_tree(X, y, w, b, c, s), hdi_prob=0.9)
     assert isinstance(cmp, Comparison)
     t = cmp.table.set_index("name")
     assert list(t.index) == em.param_names()
@@ -125,13 +70,13 @@ def test_table_matches_independent_summaries(separated, rng):
 
 def test_label_switching_between_chains_is_resolved(separated, rng):
     X, y, em = separated
-    w, b, c, s = _draws_around(em, rng)
-    ref = compare(em, _tree(X, y, w, b, c, s))
+    w, b, c, s = draws_around(em, rng)
+    ref = compare(em, posterior_tree(X, y, w, b, c, s))
     # chains 2 and 3 use the other labelling
     w2, b2, c2 = w.copy(), b.copy(), c.copy()
     for a in (w2, b2, c2):
         a[2:] = a[2:, :, ::-1]
-    cmp = compare(em, _tree(X, y, w2, b2, c2, s))
+    cmp = compare(em, posterior_tree(X, y, w2, b2, c2, s))
     assert cmp.label_switching["detected"]
     assert cmp.label_switching["chains_relabelled"] == [0.0, 0.0, 1.0, 1.0]
     assert cmp.sampler["rhat_max_before"] > 1.5
@@ -143,9 +88,9 @@ def test_label_switching_between_chains_is_resolved(separated, rng):
 
 def test_shifted_location_disagrees(separated, rng):
     X, y, em = separated
-    w, b, c, s = _draws_around(em, rng)
+    w, b, c, s = draws_around(em, rng)
     sd = em.standard_errors["intercept"][0]
-    cmp = compare(em, _tree(X, y, w, b + np.array([5 * sd, 0.0]), c, s))
+    cmp = compare(em, posterior_tree(X, y, w, b + np.array([5 * sd, 0.0]), c, s))
     assert cmp.verdict == "disagree"
     bad = cmp.disagreements
     assert list(bad["name"]) == ["intercept[0]"]
@@ -157,11 +102,11 @@ def test_shifted_location_disagrees(separated, rng):
 
 def test_mismatched_spread_disagrees(separated, rng):
     X, y, em = separated
-    w, b, c, s = _draws_around(em, rng)
+    w, b, c, s = draws_around(em, rng)
     wide = em.coef + 3.0 * np.asarray(em.standard_errors["coef"]) * (c - em.coef) / np.asarray(
         em.standard_errors["coef"]
     )
-    cmp = compare(em, _tree(X, y, w, b, wide, s))
+    cmp = compare(em, posterior_tree(X, y, w, b, wide, s))
     assert cmp.verdict == "disagree"
     bad = cmp.disagreements.set_index("name")
     assert set(bad.index) == {"coef[0,x]", "coef[1,x]"}
@@ -171,10 +116,10 @@ def test_mismatched_spread_disagrees(separated, rng):
 
 def test_divergences_make_it_inconclusive(separated, rng):
     X, y, em = separated
-    w, b, c, s = _draws_around(em, rng)
+    w, b, c, s = draws_around(em, rng)
     div = np.zeros((CHAINS, DRAWS), bool)
     div[1, [3, 50, 200]] = True
-    cmp = compare(em, _tree(X, y, w, b, c, s, diverging=div))
+    cmp = compare(em, posterior_tree(X, y, w, b, c, s, diverging=div))
     assert cmp.verdict == "inconclusive"
     assert cmp.sampler["n_divergent"] == 3
     assert "3 divergent transitions" in cmp.reasons[0]
@@ -182,18 +127,18 @@ def test_divergences_make_it_inconclusive(separated, rng):
 
 def test_unconverged_chains_make_it_inconclusive(separated, rng):
     X, y, em = separated
-    w, b, c, s = _draws_around(em, rng)
+    w, b, c, s = draws_around(em, rng)
     b = b.copy()
     b[0] += 1.5 * np.asarray(em.standard_errors["intercept"])  # one chain off-centre
-    cmp = compare(em, _tree(X, y, w, b, c, s))
+    cmp = compare(em, posterior_tree(X, y, w, b, c, s))
     assert cmp.verdict == "inconclusive"
     assert any("R-hat > 1.01" in r and "intercept[0]" in r for r in cmp.reasons)
 
 
 def test_low_ess_makes_it_inconclusive(separated, rng):
     X, y, em = separated
-    w, b, c, s = _draws_around(em, rng, rho=0.97)
-    cmp = compare(em, _tree(X, y, w, b, c, s), rhat_max=1.2)
+    w, b, c, s = draws_around(em, rng, rho=0.97)
+    cmp = compare(em, posterior_tree(X, y, w, b, c, s), rhat_max=1.2)
     assert cmp.verdict == "inconclusive"
     assert any("too few effective draws" in r for r in cmp.reasons)
     assert cmp.sampler["ess_bulk_min_after"] < 100 * CHAINS
@@ -224,7 +169,7 @@ def test_two_modes_make_it_inconclusive_and_are_listed(four_clouds, rng):
             )
         )
     w, b, c, s = (np.concatenate(a) for a in zip(*parts, strict=True))
-    cmp = compare(em, _tree(X, y, w, b, c, s, features=["x0"]))
+    cmp = compare(em, posterior_tree(X, y, w, b, c, s, features=["x0"]))
     assert cmp.verdict == "inconclusive"
     mm = cmp.multimodality
     assert mm["detected"] and mm["n_modes"] == 2
@@ -233,7 +178,8 @@ def test_two_modes_make_it_inconclusive_and_are_listed(four_clouds, rng):
     assert by_chain[(0, 1)]["contains_em"] and not by_chain[(2, 3)]["contains_em"]
     for chains, opt in zip([(0, 1), (2, 3)], good, strict=True):
         m = by_chain[chains]
-        assert m["share"] == pytest.approx(0.5)
+        assert m["share_chains"] == pytest.approx(0.5)
+        assert m["share_draws"] == pytest.approx(0.5, abs=0.01)
         # the mode's lines are the optimum's lines, in some order
         got = sorted(zip(m["intercept"], np.ravel(m["coef"]), strict=True))
         want = sorted(zip(opt.intercept, np.ravel(opt.coef), strict=True))
@@ -243,7 +189,7 @@ def test_two_modes_make_it_inconclusive_and_are_listed(four_clouds, rng):
 
 def test_to_dict_is_json_and_matches_table(separated, rng):
     X, y, em = separated
-    cmp = compare(em, _tree(X, y, *_draws_around(em, rng)))
+    cmp = compare(em, posterior_tree(X, y, *draws_around(em, rng)))
     d = json.loads(json.dumps(cmp.to_dict(), allow_nan=False))
     for key in ("verdict", "parameters", "label_switching", "multimodality", "em", "sampler"):
         assert key in d
@@ -257,7 +203,7 @@ def test_to_dict_is_json_and_matches_table(separated, rng):
 
 def test_bad_input(separated, rng):
     X, y, em = separated
-    tree = _tree(X, y, *_draws_around(em, rng))
+    tree = posterior_tree(X, y, *draws_around(em, rng))
     with pytest.raises(TypeError, match="EMResult"):
         compare({"weights": em.weights}, tree)
     with pytest.raises(TypeError, match="DataTree"):

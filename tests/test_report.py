@@ -1,12 +1,13 @@
 """Reports: files, the numbers they carry, escaping, self-containment and atomic writing."""
 
+import dataclasses
 import json
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
-from test_compare import _draws_around, _tree
+from helpers import DRAWS, draws_around, posterior_tree
 
 from mlrbayes.compare import compare
 from mlrbayes.em import fit_em
@@ -23,8 +24,8 @@ def comparison():
     X, y, _ = simulate(150, [0.4, 0.6], [0.0, 4.0], [[1.5], [-1.5]], 0.4, random_state=4)
     Xdf = pd.DataFrame(X, columns=[EVIL])
     em = fit_em(Xdf, pd.Series(y, name="y & <b>"), 2, sigma="shared", n_init=3, random_state=0)
-    w, b, c, s = _draws_around(em, rng)
-    return compare(em, _tree(X, y, w, b, c, s, features=[EVIL]))
+    w, b, c, s = draws_around(em, rng)
+    return compare(em, posterior_tree(X, y, w, b, c, s, features=[EVIL]))
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +153,8 @@ def test_write_report_rejects_bad_input(comparison, tmp_path):
         write_report(comparison, f)
 
 
-def test_multimodal_report_lists_modes(tmp_path):
-    from test_compare import DRAWS
-
+def _two_mode_comparison():
+    """Chains 0, 1 at the best EM optimum, chains 2, 3 at the other (four point clouds)."""
     rng = np.random.default_rng(1)
     X = np.resize([-1.0, 1.0], 120)[:, None]
     X, y, _ = simulate(120, [0.5, 0.5], [1.0, -1.0], [[0.0], [0.0]], 0.25, X=X, random_state=2)
@@ -171,13 +171,62 @@ def test_multimodal_report_lists_modes(tmp_path):
             )
         )
     w, b, c, s = (np.concatenate(a) for a in zip(*parts, strict=True))
-    cmp = compare(em, _tree(X, y, w, b, c, s, features=["x0"]))
+    return compare(em, posterior_tree(X, y, w, b, c, s, features=["x0"]))
+
+
+def _html_modes_table(html):
+    """Header cells and rows (lists of cell texts) of the HTML modes table."""
+    table = re.search(r'<table id="modes-table">(.*?)</table>', html, re.S).group(1)
+    header = re.findall(r"<th[^>]*>(.*?)</th>", table)
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", table)]
+    return header, [r for r in rows if r]
+
+
+def _md_modes_table(md):
+    lines = [ln for ln in md.splitlines() if ln.startswith("| mode |")]
+    start = md.splitlines().index(lines[0])
+    body = md.splitlines()[start:]
+    header = [c.strip() for c in body[0].strip("|").split("|")]
+    rows = []
+    for ln in body[2:]:
+        if not ln.startswith("|"):
+            break
+        rows.append([c.strip() for c in ln.strip("|").split("|")])
+    return header, rows
+
+
+def test_modes_table_headers_match_their_numbers():
+    """The bug of v0.1: "share of draws" headed the share of chains. Here the two shares
+    differ (set on the typed modes), so each column must show the number its header names."""
+    cmp = _two_mode_comparison()
+    mm = cmp.diagnosis.multimodality
+    modes = tuple(
+        dataclasses.replace(m, share_chains=0.5, share_draws=sd)
+        for m, sd in zip(mm.modes, (0.3, 0.7), strict=True)
+    )
+    diag = dataclasses.replace(cmp.diagnosis, multimodality=dataclasses.replace(mm, modes=modes))
+    cmp = dataclasses.replace(cmp, diagnosis=diag)
+    html = render_html(cmp)
+    md = render_mod.render_markdown(cmp)
+    for header, rows in (_html_modes_table(html), _md_modes_table(md)):
+        col_c, col_d = header.index("share of chains"), header.index("share of draws")
+        assert len(rows) == 2
+        for row, m in zip(rows, modes, strict=True):
+            assert row[col_c] == f"{fmt(100 * m.share_chains, 3)}%" == "50%"
+            assert row[col_d] == f"{fmt(100 * m.share_draws, 3)}%"
+    assert [r[col_d] for r in rows] == ["30%", "70%"]
+    assert [m["share_draws"] for m in cmp.to_dict()["multimodality"]["modes"]] == [0.3, 0.7]
+
+
+def test_multimodal_report_lists_modes(tmp_path):
+    cmp = _two_mode_comparison()
     assert cmp.verdict == "inconclusive"
     html = render_html(cmp)
     assert 'id="modes-table"' in html
     assert html.count("data:image/png;base64,") == 7  # the six figures + the modes' lines
     for m in cmp.multimodality["modes"]:
-        assert f"{fmt(100 * m['share'], 3)}%" in html
+        assert f"{fmt(100 * m['share_chains'], 3)}%" in html
+        assert f"{fmt(100 * m['share_draws'], 3)}%" in html
         for b_k in m["intercept"]:
             assert fmt(b_k, 3) in html
     figs = render_mod.make_figures(cmp)

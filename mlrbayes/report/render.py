@@ -34,7 +34,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import matplotlib.pyplot as plt
 import numpy as np
+
+from .. import plots
+from ..compare import Comparison, parameter_draws
 
 __all__ = ["fmt", "make_figures", "render_html", "render_markdown", "write_report"]
 
@@ -105,9 +110,7 @@ def _md_escape(value: Any) -> str:
     return "".join(out).replace("\n", " ")
 
 
-def _env():
-    import jinja2
-
+def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mlrbayes.report", "templates"),
         # HTML-escape everything except the Markdown template, whose strings go through the
@@ -128,35 +131,26 @@ def _thin(draws: np.ndarray) -> np.ndarray:
     return draws[:, ::step, :MAX_TRACE_PARAMS]
 
 
-def _modes_for_plot(comparison) -> list[dict[str, Any]]:
-    out = []
-    for i, m in enumerate(comparison.multimodality.get("modes", [])):
-        if m.get("intercept") is None or m.get("coef") is None:
-            continue
-        label = f"mode {i}" + (" (EM)" if m.get("contains_em") else "")
-        out.append(
-            {
-                "intercept": m["intercept"],
-                "coef": m["coef"],
-                "share": m.get("share"),
-                "label": label,
-            }
-        )
-    return out
+def _modes_for_plot(comparison: Comparison) -> list[dict[str, Any]]:
+    """The modes' lines and share of chains, as :func:`mlrbayes.plots.plot_mode_lines` takes."""
+    return [
+        {
+            "intercept": m.intercept,
+            "coef": m.coef,
+            "share_chains": m.share_chains,
+            "label": f"mode {m.index}" + (" (EM)" if m.contains_em else ""),
+        }
+        for m in comparison.diagnosis.multimodality.modes
+    ]
 
 
-def make_figures(comparison) -> dict[str, Any]:
+def make_figures(comparison: Comparison) -> dict[str, Any]:
     """All report figures of a comparison, as matplotlib Figures keyed by name.
 
     Keys: ``fit`` (when the comparison holds the data), ``loglik_trace``, ``census``,
     ``trace_before``, ``trace_after``, ``forest`` and, when multimodality was found with one
     predictor, ``modes``. The caller closes them (``matplotlib.pyplot.close``).
     """
-    import matplotlib.pyplot as plt
-
-    from .. import plots
-    from ..compare import parameter_draws
-
     em = comparison.em
     figs: dict[str, Any] = {}
     if comparison.X is not None and comparison.y is not None:
@@ -181,10 +175,10 @@ def make_figures(comparison) -> dict[str, Any]:
     figs["census"] = ax.figure
     names = em.param_names()[:MAX_TRACE_PARAMS]
     figs["trace_before"] = plots.plot_trace(
-        _thin(parameter_draws(comparison.idata_raw, em)), names, title="Before relabelling"
+        _thin(parameter_draws(comparison.draws_raw, em)), names, title="Before relabelling"
     )
     figs["trace_after"] = plots.plot_trace(
-        _thin(parameter_draws(comparison.idata, em)),
+        _thin(parameter_draws(comparison.draws, em)),
         names,
         title="After relabelling to the EM labels",
     )
@@ -200,7 +194,7 @@ def make_figures(comparison) -> dict[str, Any]:
     )
     modes = _modes_for_plot(comparison)
     if (
-        comparison.multimodality.get("detected")
+        comparison.diagnosis.multimodality.detected
         and modes
         and em.n_features == 1
         and comparison.X is not None
@@ -224,9 +218,7 @@ def _png(fig, dpi: int) -> bytes:
     return buf.getvalue()
 
 
-def _render_pngs(comparison, dpi: int) -> dict[str, bytes]:
-    import matplotlib.pyplot as plt
-
+def _render_pngs(comparison: Comparison, dpi: int) -> dict[str, bytes]:
     figs = make_figures(comparison)
     try:
         return {name: _png(fig, dpi) for name, fig in figs.items()}
@@ -236,84 +228,80 @@ def _render_pngs(comparison, dpi: int) -> dict[str, bytes]:
 
 
 # ----------------------------------------------------------------------------- context
-def _context(comparison, *, title: str, notes: Sequence[str], figures: dict[str, str]) -> dict:
-    em = comparison.em
-    d = comparison.to_dict()
-    k = em.n_components
-    se = em.standard_errors or {}
-    em_rows = []
-    for name, est, s in zip(
-        comparison.table["name"], comparison.table["em"], comparison.table["em_se"], strict=True
-    ):
-        em_rows.append({"name": name, "em": est, "em_se": s})
+def _context(
+    d: dict[str, Any], *, title: str, notes: Sequence[str], figures: dict[str, str]
+) -> dict:
+    """Template variables, all from ``d`` (``Comparison.to_dict()``) and the figures."""
+    em = d["em"]
+    settings = d["settings"]
     census = [
         {
             "rank": i,
-            "loglik": o.loglik,
-            "count": o.count,
-            "degenerate": o.degenerate,
-            "weights": ", ".join(fmt(v, 3) for v in np.ravel(o.weights)),
-            "intercept": ", ".join(fmt(v, 3) for v in np.ravel(o.intercept)),
-            "coef": ", ".join(fmt(v, 3) for v in np.ravel(o.coef)),
+            "loglik": o["loglik"],
+            "count": o["count"],
+            "degenerate": o["degenerate"],
+            "weights": _numbers_text(o["weights"]),
+            "intercept": _numbers_text(o["intercept"]),
+            "coef": _numbers_text(o["coef"]),
         }
-        for i, o in enumerate(em.optima)
+        for i, o in enumerate(em["census"])
     ]
-    modes = []
-    for i, m in enumerate(comparison.multimodality.get("modes", [])):
-        modes.append(
-            {
-                "index": i,
-                "share": m.get("share"),
-                "chains": ", ".join(str(c) for c in (m.get("chains") or [])),
-                "contains_em": bool(m.get("contains_em")),
-                "lines": _mode_lines_text(m, em),
-            }
-        )
+    modes = [
+        {
+            "index": m["index"],
+            "share_chains": m["share_chains"],
+            "share_draws": m["share_draws"],
+            "chains": ", ".join(str(c) for c in m["chains"]),
+            "contains_em": m["contains_em"],
+            "lines": _mode_lines_text(m, settings["features"], settings["target"]),
+        }
+        for m in d["multimodality"]["modes"]
+    ]
     return {
         "title": title,
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "c": comparison,
-        "d": d,
-        "verdict": comparison.verdict,
-        "reasons": list(comparison.reasons),
+        "verdict": d["verdict"],
+        "reasons": d["reasons"],
         "notes": list(notes),
-        "settings": comparison.settings,
-        "sampler": comparison.sampler,
+        "settings": settings,
+        "sampler": d["sampler"],
         "table": d["parameters"],
         "convergence": d["convergence"],
         "em": em,
-        "em_rows": em_rows,
-        "em_has_se": bool(se),
+        "em_rows": [{k: r[k] for k in ("name", "em", "em_se")} for r in d["parameters"]],
+        "em_has_se": bool(em["standard_errors"]),
         "census": census,
-        "n_starts": int(sum(o.count for o in em.optima)),
-        "K": k,
+        "n_starts": int(sum(o["count"] for o in em["census"])),
+        "K": em["n_components"],
         "modes": modes,
+        "diagnosis": d["diagnosis"],
         "label_switching": d["label_switching"],
         "multimodality": d["multimodality"],
-        "figures": figures,
+        "figures": {name: figures.get(name) for name in _FIGURE_CAPTIONS},  # absent: None
         "captions": _FIGURE_CAPTIONS,
-        "priors": _priors_text(comparison.settings.get("priors")),
-        "versions": comparison.settings.get("versions", {}),
-        "thresholds": comparison.thresholds,
-        "hdi_pct": f"{comparison.hdi_prob:.0%}",
+        "priors": _priors_text(settings.get("priors")),
+        "versions": settings.get("versions", {}),
+        "thresholds": d["thresholds"],
+        "hdi_pct": f"{d['hdi_prob']:.0%}",
     }
 
 
-def _mode_lines_text(mode: dict, em) -> list[str]:
-    b, c = mode.get("intercept"), mode.get("coef")
-    if b is None or c is None:
-        return []
-    b = np.ravel(np.asarray(b, dtype=float))
-    c = np.asarray(c, dtype=float).reshape(b.shape[0], -1)
-    w = mode.get("weights")
+def _numbers_text(values: Any) -> str:
+    return ", ".join(fmt(v, 3) for v in np.ravel(np.asarray(values, dtype=float)))
+
+
+def _mode_lines_text(mode: dict, features: Sequence[str], target: str) -> list[str]:
+    """One equation per component of a mode, e.g. ``y = 1.2 + 0.5·x (weight 0.4)``."""
+    b = np.ravel(np.asarray(mode["intercept"], dtype=float))
+    c = np.asarray(mode["coef"], dtype=float).reshape(b.shape[0], -1)
+    w = np.ravel(np.asarray(mode["weights"], dtype=float))
     out = []
     for k in range(b.shape[0]):
         terms = " ".join(
-            f"{'+' if c[k, j] >= 0 else '−'} {fmt(abs(c[k, j]), 3)}·{em.feature_names[j]}"
+            f"{'+' if c[k, j] >= 0 else '−'} {fmt(abs(c[k, j]), 3)}·{features[j]}"
             for j in range(c.shape[1])
         )
-        wt = "" if w is None else f" (weight {fmt(np.ravel(w)[k], 2)})"
-        out.append(f"{em.target_name} = {fmt(b[k], 3)} {terms}{wt}")
+        out.append(f"{target} = {fmt(b[k], 3)} {terms} (weight {fmt(w[k], 2)})")
     return out
 
 
@@ -369,7 +357,7 @@ def render_html(
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for name, png in figures.items()
     }
-    ctx = _context(comparison, title=title, notes=notes, figures=uris)
+    ctx = _context(comparison.to_dict(), title=title, notes=notes, figures=uris)
     return _env().get_template("report.html.j2").render(**ctx)
 
 
@@ -384,9 +372,8 @@ def render_markdown(
 
     Parameters
     ----------
-    comparison : Comparison
-    title : str
-    notes : sequence of str
+    comparison, title, notes
+        As in :func:`render_html`.
     figure_paths : dict of str to str, optional
         Relative paths of the figure files by name (as written by :func:`write_report`);
         without them the figures are left out.
@@ -395,12 +382,13 @@ def render_markdown(
     -------
     str
     """
-    ctx = _context(comparison, title=title, notes=notes, figures=dict(figure_paths or {}))
+    figures = dict(figure_paths or {})
+    ctx = _context(comparison.to_dict(), title=title, notes=notes, figures=figures)
     return _env().get_template("report.md.j2").render(**ctx)
 
 
-def _json_text(comparison, title: str, notes: Sequence[str]) -> str:
-    d = comparison.to_dict()
+def _json_text(d: dict[str, Any], title: str, notes: Sequence[str]) -> str:
+    """``d`` (``Comparison.to_dict()``) with a ``report`` entry, as JSON text."""
     d["report"] = {
         "title": title,
         "notes": list(notes),
@@ -456,8 +444,6 @@ def write_report(
     place at the end: if rendering fails (or is interrupted) nothing is written and an earlier
     report in ``out_dir`` is left as it was.
     """
-    from ..compare import Comparison
-
     if not isinstance(comparison, Comparison):
         raise TypeError(
             f"comparison must be a mlrbayes.compare.Comparison; got {type(comparison).__name__}. "
@@ -476,7 +462,10 @@ def write_report(
         for name, png in pngs.items():
             (figdir / f"{name}.png").write_bytes(png)
             paths[name] = f"{FIGURE_DIR}/{name}.png"
-        (tmp / "report.json").write_text(_json_text(comparison, title, notes), encoding="utf-8")
+        # Every format renders from Comparison.to_dict(), converted once per comparison.
+        (tmp / "report.json").write_text(
+            _json_text(comparison.to_dict(), title, notes), encoding="utf-8"
+        )
         (tmp / "report.md").write_text(
             render_markdown(comparison, title=title, notes=notes, figure_paths=paths),
             encoding="utf-8",
