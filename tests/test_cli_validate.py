@@ -234,3 +234,27 @@ def test_demo_runs_on_the_bundled_data(tmp_path, capsys):
     em = d["em"]
     slopes = sorted(np.ravel(em["coef"]))
     assert slopes[0] == pytest.approx(0.0, abs=0.1) and slopes[1] == pytest.approx(1.0, abs=0.15)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_validate_files_respect_the_umask(data_csv, tmp_path, capsys, monkeypatch, mask, mode):
+    """em.json, posterior.nc and the report files get the mode an ordinary write gives."""
+    import os
+    import stat
+
+    _fake_sampler(monkeypatch)
+    out_dir = tmp_path / "out"
+    old = os.umask(mask)
+    try:
+        rc, _, err = _run(
+            capsys, "validate", str(data_csv), "--y", "y", "--x", "x", "-k", "2",
+            "--sigma", "shared", "--out", str(out_dir), "--quiet",
+        )  # fmt: skip
+    finally:
+        os.umask(old)
+    assert rc == 0, err
+    files = [p for p in out_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {*REPORT, "em.json", "posterior.nc"}
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == mode, p
+    assert not [p for p in out_dir.rglob(".*")]

@@ -208,7 +208,13 @@ def int_option(value: str | None, flag: str, minimum: int, maximum: int | None =
     try:
         out = int(value)
     except ValueError:
-        raise CLIError(f"{flag} {value!r} is not an integer; pass a whole number.") from None
+        try:  # 1e5 is a whole number too
+            as_float = float(value)
+            out = int(as_float) if math.isfinite(as_float) and as_float.is_integer() else None
+        except ValueError:
+            out = None
+        if out is None:
+            raise CLIError(f"{flag} {value!r} is not an integer; pass a whole number.") from None
     if out < minimum:
         raise CLIError(f"{flag} must be >= {minimum}; got {out}.")
     if maximum is not None and out > maximum:

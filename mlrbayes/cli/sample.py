@@ -273,6 +273,24 @@ def _diagnose_columns(args: argparse.Namespace, feature_names: list[str]) -> lis
     return feature_names if header and all(f in header for f in feature_names) else None
 
 
+def _check_finite_draws(path: str, draws: dict[str, Any]) -> None:
+    """NaN/inf draws cannot be relabelled or diagnosed: say where they are."""
+    import numpy as np
+
+    for name in ("weights", "intercept", "coef", "sigma"):
+        value = draws.get(name)
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            continue
+        bad = ~np.isfinite(value)
+        if bad.any():
+            chain = int(np.argwhere(bad)[0][0]) if value.ndim >= 2 else 0
+            raise CLIError(
+                f"{path!r} has {int(bad.sum())} non-finite (NaN/inf) values of {name!r} "
+                f"(first in chain {chain}); these draws cannot be diagnosed: sample again, "
+                "or drop the broken chain."
+            )
+
+
 def _diagnose_em(args, X, y, draws, n_init, seed, caught) -> Any:
     """The EM reference: ``--em`` if given, else fitted here."""
     import numpy as np
@@ -321,6 +339,7 @@ def _cmd_diagnose(args: argparse.Namespace, run: Run) -> int:
         raise CLIError(
             f"{args.posterior!r} is not a posterior written by `mlrbayes sample` ({exc})."
         ) from None
+    _check_finite_draws(args.posterior, draws)
     X, y = read_table(args.data, args.y, _diagnose_columns(args, draws["feature_names"]))
     if "constant_data" in idata.children and "X" in idata["constant_data"].to_dataset():
         n_post = idata["constant_data"].to_dataset().sizes.get("obs")
