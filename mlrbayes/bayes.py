@@ -154,8 +154,10 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
     ``-inf`` with a zero gradient (which NUTS treats as a divergence): ``-inf`` when a
     parameter is not finite, a weight or sigma is not positive, a row's density underflows in
     every component (its squared standardised residual overflows), or the gradient overflows
-    (e.g. sigma near 1e-300). Standardised residuals ``z = r / sigma`` are formed first, so
-    sigma down to the smallest normal double and up to the largest stays usable.
+    (e.g. sigma near 1e-300), and where a squared residual overflows. A sigma outside
+    [1e-150, 1e150], whose square would under- or overflow, is handled with standardised
+    residuals ``(y - mu) / sigma``; inside that range the arithmetic is the same as before
+    these guards, bit for bit.
     """
     n, p = X.shape
     k_ = w.shape[0]
@@ -171,11 +173,21 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
         if not ok:
             return -np.inf, gw, gb, gc, gs
     lognorm = np.empty(k_)
-    inv_s = np.empty(k_)
+    pre = np.ones(k_)  # residual scale: 1, or 1/sigma when sigma^2 would under/overflow
+    inv_s2 = np.empty(k_)  # 1/sigma^2 for the scaled residual
+    gsc = np.empty(k_)  # d/d(mean) of the log-density = scaled residual * gsc
+    scaled = False
     for k in range(k_):
         lognorm[k] = np.log(w[k]) - np.log(s[k]) - 0.5 * 1.8378770664093453
-        inv_s[k] = 1.0 / s[k]
-    res = np.empty((k_, _BLOCK))  # standardised residuals (y - mu_k) / sigma_k
+        if 1e-150 <= s[k] <= 1e150:
+            inv_s2[k] = 1.0 / (s[k] * s[k])
+            gsc[k] = inv_s2[k]
+        else:  # standardised residuals z = r / sigma
+            pre[k] = 1.0 / s[k]
+            inv_s2[k] = 1.0
+            gsc[k] = pre[k]
+            scaled = True
+    res = np.empty((k_, _BLOCK))  # residuals y - mu_k (times pre)
     ex = np.empty((k_, _BLOCK))  # log-densities, then exp(. - row max)
     rmax = np.empty(_BLOCK)
     rsum = np.empty(_BLOCK)  # row sums of ex, then their reciprocals
@@ -192,9 +204,11 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
                 mu = b[k]
                 for j in range(p):
                     mu += c[k, j] * X[start + i, j]
-                z = (y[start + i] - mu) * inv_s[k]
-                res[k, i] = z
-                v = lognorm[k] - 0.5 * z * z
+                r = y[start + i] - mu
+                if scaled:  # loop-invariant: the ordinary path has no extra multiply
+                    r *= pre[k]
+                res[k, i] = r
+                v = lognorm[k] - 0.5 * r * r * inv_s2[k]
                 ex[k, i] = v
                 rmax[i] = max(rmax[i], v)
         for k in range(k_):
@@ -237,11 +251,10 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
             ss = 0.0
             for i in range(nb):
                 g = ex[k, i] * rsum[i]  # responsibility gamma_ik
-                z = res[k, i]
                 sw += g
-                a = g * z * inv_s[k]
+                a = g * res[k, i] * gsc[k]
                 sb += a
-                ss += g * (z * z - 1.0)
+                ss += g * (res[k, i] * res[k, i] * inv_s2[k] - 1.0)
                 ex[k, i] = a
             gw[k] += sw
             gb[k] += sb
@@ -254,7 +267,7 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
     finite = abs(total) < np.inf
     for k in range(k_):
         gw[k] /= w[k]
-        gs[k] *= inv_s[k]
+        gs[k] /= s[k]
         finite = finite and abs(gw[k]) < np.inf and abs(gb[k]) < np.inf and abs(gs[k]) < np.inf
         for j in range(p):
             finite = finite and abs(gc[k, j]) < np.inf
