@@ -14,7 +14,9 @@ from typing import Any
 __all__ = [
     "SEED_MAX",
     "CLIError",
+    "add_command",
     "add_data_args",
+    "add_sampling_args",
     "add_seed_arg",
     "check_input_file",
     "float_option",
@@ -277,6 +279,49 @@ def add_seed_arg(p: argparse.ArgumentParser, default: str | None, what: str) -> 
         default=default,
         metavar="S",
         help=f"{what} (0 .. 2**32-1; default {shown})",
+    )
+
+
+def add_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    func: Any,
+    summary: str,
+    description: str,
+    epilog: str,
+) -> argparse.ArgumentParser:
+    """A subcommand parser with the examples epilog kept as written; runs ``func(args, run)``."""
+    p = sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=func)
+    return p
+
+
+def add_sampling_args(
+    p: argparse.ArgumentParser, *, draws: int, tune: int, seed: str | None, partial_note: str
+) -> None:
+    """--draws, --tune, --chains, --sampler, --seed and --keep-partial (sample, validate)."""
+    p.add_argument("--draws", default=str(draws), metavar="N", help=f"draws per chain ({draws})")
+    p.add_argument("--tune", default=str(tune), metavar="N", help=f"tuning steps ({tune})")
+    p.add_argument("--chains", default="4", metavar="N", help="MCMC chains (default 4)")
+    p.add_argument(
+        "--sampler",
+        default="auto",
+        choices=("auto", "pymc", "nutpie"),
+        help="NUTS implementation (default: auto)",
+    )
+    add_seed_arg(p, seed, "random seed")
+    p.add_argument(
+        "--keep-partial",
+        action="store_true",
+        help="if interrupted (Ctrl-C, SIGTERM) while drawing, still write the draws made so far, "
+        "marked partial (posterior attrs partial=1, draws_completed, draws_requested); the "
+        f"exit code stays 130/143{partial_note}",
     )
 
 

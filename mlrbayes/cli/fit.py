@@ -10,6 +10,7 @@ from typing import Any
 from .._io import atomic_path, check_output_file, write_json_atomic
 from .common import (
     CLIError,
+    add_command,
     add_data_args,
     add_seed_arg,
     float_option,
@@ -39,15 +40,17 @@ with its log-likelihood, how many starts reached it and whether it is degenerate
 """
 
 
+#: ``--help`` of ``mlrbayes fit``: one-line summary, description, examples.
+_FIT_TEXT = (
+    "fit a mixture of linear regressions by EM",
+    "Fit a mixture of K linear regressions to a CSV file by EM with several "
+    "starts; print the estimate and the census of local optima, optionally write JSON.",
+    _FIT_EXAMPLES,
+)
+
+
 def add_fit(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fit",
-        help="fit a mixture of linear regressions by EM",
-        description="Fit a mixture of K linear regressions to a CSV file by EM with several "
-        "starts; print the estimate and the census of local optima, optionally write JSON.",
-        epilog=_FIT_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "fit", _cmd_fit, *_FIT_TEXT)
     add_data_args(p, sigma_required=False)
     p.add_argument("--n-init", default="10", metavar="N", help="number of EM starts (default 10)")
     add_seed_arg(p, None, "random seed")
@@ -58,7 +61,6 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
         "--no-intercept", action="store_true", help="fit regression lines through the origin"
     )
     p.add_argument("--json", default=None, metavar="OUT.json", help="write the result as JSON")
-    p.set_defaults(func=_cmd_fit)
 
 
 def _fmt(value: float, se: float | None = None) -> str:
@@ -220,15 +222,17 @@ def _coef_option(values: Sequence[str] | None) -> list[list[float]] | None:
     return rows
 
 
+#: ``--help`` of ``mlrbayes simulate``: one-line summary, description, examples.
+_SIMULATE_TEXT = (
+    "write a CSV drawn from a mixture of regressions with a known truth",
+    "Draw data from a mixture of linear regressions and write it as CSV, with "
+    "the true parameters in a JSON file beside it.",
+    _SIMULATE_EXAMPLES,
+)
+
+
 def add_simulate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "simulate",
-        help="write a CSV drawn from a mixture of regressions with a known truth",
-        description="Draw data from a mixture of linear regressions and write it as CSV, with "
-        "the true parameters in a JSON file beside it.",
-        epilog=_SIMULATE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "simulate", _cmd_simulate, *_SIMULATE_TEXT)
     p.add_argument("--out", required=True, metavar="DATA.csv", help="CSV file to write")
     p.add_argument(
         "--preset",
@@ -242,7 +246,6 @@ def add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coef", nargs="+", metavar="C", help='K slopes (for p > 1: "c11,c12;c21,c22")')
     p.add_argument("--sigma", default=None, metavar="S", help="noise sd, one or K values")
     add_seed_arg(p, "0", "random seed")
-    p.set_defaults(func=_cmd_simulate)
 
 
 def _simulate_truth(args: argparse.Namespace) -> dict[str, Any]:

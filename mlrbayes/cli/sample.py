@@ -11,7 +11,9 @@ from typing import Any
 from .._io import atomic_path, check_output_file, write_json_atomic
 from .common import (
     CLIError,
+    add_command,
     add_data_args,
+    add_sampling_args,
     add_seed_arg,
     check_input_file,
     int_option,
@@ -67,15 +69,17 @@ printed; problems are warnings on stderr. --sampler auto uses nutpie when rows x
 """
 
 
+#: ``--help`` of ``mlrbayes sample``: one-line summary, description, examples.
+_SAMPLE_TEXT = (
+    "sample the posterior of a mixture of linear regressions (PyMC / nutpie)",
+    "Sample the Bayesian mixture of K linear regressions for a CSV file and "
+    "write the posterior to NetCDF.",
+    _SAMPLE_EXAMPLES,
+)
+
+
 def add_sample(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "sample",
-        help="sample the posterior of a mixture of linear regressions (PyMC / nutpie)",
-        description="Sample the Bayesian mixture of K linear regressions for a CSV file and "
-        "write the posterior to NetCDF.",
-        epilog=_SAMPLE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "sample", _cmd_sample, *_SAMPLE_TEXT)
     add_data_args(p, sigma_required=False)
     p.add_argument(
         "--no-intercept", action="store_true", help="regression lines through the origin"
@@ -86,24 +90,10 @@ def add_sample(sub: argparse._SubParsersAction) -> None:
         choices=["none", "intercept"],
         help="ordering constraint against label switching (default none)",
     )
-    p.add_argument("--draws", default="1000", metavar="N", help="draws per chain (1000)")
-    p.add_argument("--tune", default="1000", metavar="N", help="tuning steps per chain (1000)")
-    p.add_argument("--chains", default="4", metavar="N", help="chains (default 4)")
-    p.add_argument(
-        "--sampler", default="auto", choices=["auto", "pymc", "nutpie"], help="NUTS (auto)"
-    )
     p.add_argument("--em", default=None, metavar="EM.json", help="start chains at EM optima")
-    add_seed_arg(p, None, "random seed")
     p.add_argument("--out", required=True, metavar="POSTERIOR.nc", help="NetCDF file to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
-    p.add_argument(
-        "--keep-partial",
-        action="store_true",
-        help="if interrupted (Ctrl-C, SIGTERM) while drawing, still write the draws made so far, "
-        "marked partial (posterior attrs partial=1, draws_completed); the exit code stays "
-        "130/143",
-    )
-    p.set_defaults(func=_cmd_sample)
+    add_sampling_args(p, draws=1000, tune=1000, seed=None, partial_note="")
 
 
 def _em_init(path: str, X: Any, y: Any) -> Any:
@@ -207,15 +197,17 @@ rhat_after (and ESS before/after).
 """
 
 
+#: ``--help`` of ``mlrbayes diagnose``: one-line summary, description, examples.
+_DIAGNOSE_TEXT = (
+    "label switching or multimodality? relabel a posterior and diagnose it",
+    "Relabel the draws of a posterior saved by `mlrbayes sample` and say "
+    "whether a poor R-hat is label switching or genuinely distinct modes.",
+    _DIAGNOSE_EXAMPLES,
+)
+
+
 def add_diagnose(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "diagnose",
-        help="label switching or multimodality? relabel a posterior and diagnose it",
-        description="Relabel the draws of a posterior saved by `mlrbayes sample` and say "
-        "whether a poor R-hat is label switching or genuinely distinct modes.",
-        epilog=_DIAGNOSE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "diagnose", _cmd_diagnose, *_DIAGNOSE_TEXT)
     p.add_argument("posterior", help="posterior NetCDF file (from `mlrbayes sample --out`)")
     p.add_argument("--data", required=True, metavar="CSV", help="the data the posterior is of")
     p.add_argument("--y", required=True, metavar="COL", help="response column")
@@ -238,7 +230,6 @@ def add_diagnose(sub: argparse._SubParsersAction) -> None:
     )
     add_seed_arg(p, "0", "EM random seed")
     p.add_argument("--json", default=None, metavar="OUT.json", help="write the diagnosis as JSON")
-    p.set_defaults(func=_cmd_diagnose)
 
 
 def _load_posterior_file(path: str) -> Any:

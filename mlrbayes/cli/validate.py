@@ -10,8 +10,9 @@ from typing import Any
 
 from .._io import check_output_dir, write_json_atomic
 from .common import (
+    add_command,
     add_data_args,
-    add_seed_arg,
+    add_sampling_args,
     int_option,
     optima_word,
     read_table,
@@ -49,41 +50,28 @@ whenever the report was written.
 
 
 def _add_validate_options(p: argparse.ArgumentParser, *, draws: int, tune: int) -> None:
-    p.add_argument("--draws", default=str(draws), metavar="N", help=f"draws per chain ({draws})")
-    p.add_argument("--tune", default=str(tune), metavar="N", help=f"tuning steps ({tune})")
-    p.add_argument("--chains", default="4", metavar="N", help="MCMC chains (default 4)")
     p.add_argument("--n-init", default="10", metavar="N", help="EM starts (default 10)")
-    add_seed_arg(p, "0", "random seed")
-    p.add_argument(
-        "--sampler",
-        default="auto",
-        choices=("auto", "pymc", "nutpie"),
-        help="NUTS implementation (default: auto)",
-    )
     p.add_argument("--quiet", action="store_true", help="print only the verdict and the paths")
-    p.add_argument(
-        "--keep-partial",
-        action="store_true",
-        help="if interrupted while drawing, write the draws made so far to DIR/posterior.nc "
-        "marked partial (attrs partial=1, draws_completed); no report is written then and the "
-        "exit code stays 130/143",
+    add_sampling_args(
+        p, draws=draws, tune=tune, seed="0", partial_note="; DIR/posterior.nc only, no report"
     )
+
+
+#: ``--help`` of ``mlrbayes validate``: one-line summary, description, examples.
+_VALIDATE_TEXT = (
+    "fit by EM and by MCMC, compare, and write a report",
+    "Check an EM fit against the posterior of the same mixture of regressions "
+    "and write an HTML/Markdown/JSON report with the verdict (agree, disagree, "
+    "inconclusive) and the evidence.",
+    _VALIDATE_EXAMPLES,
+)
 
 
 def add_validate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "validate",
-        help="fit by EM and by MCMC, compare, and write a report",
-        description="Check an EM fit against the posterior of the same mixture of regressions "
-        "and write an HTML/Markdown/JSON report with the verdict (agree, disagree, "
-        "inconclusive) and the evidence.",
-        epilog=_VALIDATE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "validate", _cmd_validate, *_VALIDATE_TEXT)
     add_data_args(p, sigma_required=True)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     _add_validate_options(p, draws=1000, tune=1000)
-    p.set_defaults(func=_cmd_validate)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
@@ -148,21 +136,12 @@ def _run_validation(
 
     _say(args, f"EM with {n_init} starts ...")
     run.stage("em")
+    sampling = {"draws": draws, "tune": tune, "chains": chains, "sampler": args.sampler}
+    callbacks = {"on_em": on_em, "on_posterior": on_posterior}
     cmp = validate(
-        X,
-        y,
-        k,
-        sigma=sigma,
-        n_init=n_init,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        sampler=args.sampler,
-        random_state=seed,
-        progressbar=False,
-        on_em=on_em,
-        on_posterior=on_posterior,
-    )
+        X, y, k, sigma=sigma, n_init=n_init, random_state=seed, progressbar=False,
+        **sampling, **callbacks,
+    )  # fmt: skip
     run.stage("report")
     paths = write_report(cmp, out, title=title, notes=notes)
     run.keep(paths["html"])
@@ -208,20 +187,21 @@ DEMO_NOTES = (
 )
 
 
+#: ``--help`` of ``mlrbayes demo``: one-line summary, description, examples.
+_DEMO_TEXT = (
+    "validate EM on the bundled tone perception data and write a report",
+    "Run `mlrbayes validate` on the bundled tone perception data (K=2, shared "
+    "sigma) and print where the report is.",
+    _DEMO_EXAMPLES,
+)
+
+
 def add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="validate EM on the bundled tone perception data and write a report",
-        description="Run `mlrbayes validate` on the bundled tone perception data (K=2, shared "
-        "sigma) and print where the report is.",
-        epilog=_DEMO_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "demo", _cmd_demo, *_DEMO_TEXT)
     p.add_argument(
         "--out", default="reports/demo", metavar="DIR", help="output directory (reports/demo)"
     )
     _add_validate_options(p, draws=500, tune=500)
-    p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace, run: Run) -> int:
