@@ -11,6 +11,10 @@ on stderr and exit code 2 (argparse's usage errors included); outputs are writte
 temporary file in the target folder, renamed when complete, with the mode an ordinary write
 would give), so a failed run leaves no half-written file. SIGINT/SIGTERM stop a command with
 exit code 130/143 and one line saying what was kept (see :mod:`.interrupt`).
+
+NumPy, pandas, PyMC and the statistical modules are imported inside the commands, on purpose:
+``main`` installs the signal handlers before anything heavy is loaded (so a very early Ctrl-C
+is handled like any other), and ``mlrbayes fit``/``simulate`` never load PyMC.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import sys
 import warnings
@@ -54,8 +55,6 @@ def check_input_file(path: str, what: str, fix: str) -> Path:
 
 def read_json_file(path: str, flag: str) -> Any:
     """Parse the JSON file named by option ``flag`` (one-line errors)."""
-    import json
-
     p = check_input_file(path, flag, "pass the file written by `mlrbayes fit --json`")
     try:
         return json.loads(p.read_text(encoding="utf-8"))

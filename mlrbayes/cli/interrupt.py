@@ -112,8 +112,9 @@ class Run:
         kept = "; kept " + ", ".join(self.kept) if self.kept else ""
         rest = "nothing else written" if self.kept else "nothing written"
         notes = "".join(f"; {n}" for n in self.notes)
+        prog = f"mlrbayes {self.command}" if self.command else "mlrbayes"
         return (
-            f"mlrbayes {self.command}: interrupted ({name}) during "
+            f"{prog}: interrupted ({name}) during "
             f"{_STAGES.get(self.stage_name, self.stage_name)}"
             f"{kept}; {rest}{notes}."
         )
