@@ -112,7 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if extra:  # reported by the subcommand's parser, which exits with code 2
                 args.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
             run.command = args.command
-            return int(args.func(args, run) or 0)
+            code = int(args.func(args, run) or 0)
+            run.checkpoint()  # a signal swallowed on the way (e.g. in a GC callback) still counts
+            return code
         except KeyboardInterrupt:
             print(run.message(), file=sys.stderr, flush=True)
             return run.exit_code()

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from types import FrameType
+from typing import Any
 
 __all__ = ["Interrupted", "Run"]
 
@@ -59,6 +60,7 @@ class Run:
         self.signum: int | None = None
         self.aborting = False
         self._old: dict[int, object] = {}
+        self._old_hook = sys.unraisablehook
 
     # ---------------------------------------------------------------- signals
     def _handler(self, signum: int, frame: FrameType | None) -> None:
@@ -67,16 +69,26 @@ class Run:
         if not self.aborting:
             raise KeyboardInterrupt
 
+    def _unraisable(self, info: Any) -> None:
+        """Our KeyboardInterrupt raised inside a GC/weakref callback is ignored by Python (it
+        is still recorded in ``signum``): do not print its traceback."""
+        if isinstance(info.exc_value, KeyboardInterrupt) and self.signum is not None:
+            return
+        self._old_hook(info)
+
     def __enter__(self) -> Run:
         if threading.current_thread() is threading.main_thread():
             for sig in _NAMES:
                 self._old[sig] = signal.signal(sig, self._handler)
+        self._old_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         return self
 
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)  # type: ignore[arg-type]
         self._old.clear()
+        sys.unraisablehook = self._old_hook
 
     @property
     def interrupted(self) -> bool:

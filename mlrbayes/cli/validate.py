@@ -144,7 +144,8 @@ def _run_validation(
     )  # fmt: skip
     run.stage("report")
     paths = write_report(cmp, out, title=title, notes=notes)
-    run.keep(paths["html"])
+    for key in ("html", "md", "json"):
+        run.keep(paths[key])
     print(f"verdict: {cmp.verdict}")
     for reason in cmp.reasons:
         print(f"  - {reason}")
