@@ -95,6 +95,8 @@ def data_csv(tmp_path):
         (["--y", "y", "--x", "x", "-k", "0", "--sigma", "shared"], "-k must be >= 1"),
         (["--y", "y", "--x", "x", "-k", "2", "--sigma", "-2"], "sigma must be a positive"),
         (["--y", "y", "--x", "x", "-k", "2", "--sigma", "shared", "--draws", "0"], "--draws"),
+        (["--y", "y", "-k", "2", "--sigma", "shared", "--sampler", "nutpie"], "--sampler nutpie"),
+        (["--y", "y", "-k", "2", "--sigma", "shared", "--seed", "-1"], "--seed must be >= 0"),
     ],
 )
 def test_validate_errors_are_one_line(data_csv, tmp_path, capsys, argv, message):

@@ -10,6 +10,7 @@ from typing import Any
 
 from .._io import check_output_dir, write_json_atomic
 from .common import (
+    CLIError,
     add_command,
     add_data_args,
     add_sampling_args,
@@ -102,6 +103,11 @@ def _run_validation(
     n_init = int_option(args.n_init, "--n-init", 1)
     seed = seed_option(args.seed)
     sigma = check_sigma(sigma, k)
+    if args.sampler == "nutpie" and chains > 1:  # fail now, not after EM
+        raise CLIError(
+            f"--sampler nutpie takes one starting point, but validate starts the {chains} "
+            "chains at the EM optima and at dispersed points; use --sampler pymc or auto."
+        )
     check_netcdf_writer()
     run.stage("read")
     X, y = data if data is not None else read_table(args.data, args.y, args.x)
