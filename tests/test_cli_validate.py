@@ -260,3 +260,21 @@ def test_validate_files_respect_the_umask(data_csv, tmp_path, capsys, monkeypatc
     for p in files:
         assert stat.S_IMODE(p.stat().st_mode) == mode, p
     assert not [p for p in out_dir.rglob(".*")]
+
+
+@pytest.mark.slow
+def test_validate_at_n_1e5_does_not_crash(tmp_path, capsys):
+    """Issue 9: at n = 10^5 a dispersed chain hit 'division by zero' in the fused likelihood
+    kernel (these exact commands crashed before the kernel was guarded; ~15 s now)."""
+    data = tmp_path / "big.csv"
+    rc, _, _ = _run(capsys, "simulate", "--preset", "separated", "-n", "100000", "--seed", "1",
+                    "--out", str(data))  # fmt: skip
+    assert rc == 0
+    out_dir = tmp_path / "out"
+    rc, out, err = _run(
+        capsys, "validate", str(data), "--y", "y", "-k", "2", "--sigma", "shared", "--seed", "1",
+        "--draws", "30", "--tune", "60", "--chains", "4", "--out", str(out_dir), "--quiet",
+    )  # fmt: skip
+    assert rc == 0, err
+    assert "division by zero" not in err and "Traceback" not in err
+    assert (out_dir / "report.html").exists() and out.startswith("verdict: ")
