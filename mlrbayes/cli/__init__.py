@@ -129,7 +129,3 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(run.message(), file=sys.stderr, flush=True)
                 return run.exit_code()
             raise
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
