@@ -139,7 +139,7 @@ _LOG2E = 1.4426950408889634
 _BLOCK = 256
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
     """Marginal log-likelihood and its gradient in one pass over the data.
 
@@ -151,22 +151,49 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
     reduction ``t = k ln 2 + r`` with a degree-12 Taylor polynomial for ``e^r`` (|r| <= ln2/2,
     error below 1e-16 relative) and ``2^k`` built from its exponent bits, which vectorises
     where libm's ``exp`` does not; and the ``log`` of the per-row sums (each in [1, K]) is
-    taken once per 32 rows of their product. Arguments below -700 are clamped: their terms
-    (< 1e-304) are negligible beside the row's largest term, which is exactly 1. The results
-    match a direct NumPy/SciPy evaluation to about 1e-14 relative (``tests/test_bayes.py``).
+    taken once per 32 rows of their product. Terms with ``t <= -700`` (< 1e-304 beside the
+    row's largest term, which is exactly 1) are set to 0 and drop out of the gradient. The
+    results match a direct NumPy/SciPy evaluation to about 1e-14 relative
+    (``tests/test_bayes.py``, ``tests/test_kernel_extremes.py``).
+
+    Every parameter value gives either a finite log-likelihood with a finite gradient, or
+    ``-inf`` with a zero gradient (which NUTS treats as a divergence): ``-inf`` when a
+    parameter is not finite, a weight or sigma is not positive, a row's density underflows in
+    every component (its squared standardised residual overflows), or the gradient overflows
+    (e.g. sigma near 1e-300), and where a squared residual overflows. A sigma outside
+    [1e-150, 1e150], whose square would under- or overflow, is handled with standardised
+    residuals ``(y - mu) / sigma``; inside that range the arithmetic is the same as before
+    these guards, bit for bit.
     """
     n, p = X.shape
     k_ = w.shape[0]
-    lognorm = np.empty(k_)
-    inv_s2 = np.empty(k_)
-    for k in range(k_):
-        lognorm[k] = np.log(w[k]) - np.log(s[k]) - 0.5 * 1.8378770664093453
-        inv_s2[k] = 1.0 / (s[k] * s[k])
     gw = np.zeros(k_)
     gb = np.zeros(k_)
     gc = np.zeros((k_, p))
     gs = np.zeros(k_)
-    res = np.empty((k_, _BLOCK))  # residuals y - mu_k
+    for k in range(k_):
+        ok = w[k] > 0.0 and w[k] < np.inf and s[k] > 0.0 and s[k] < np.inf
+        ok = ok and abs(b[k]) < np.inf
+        for j in range(p):
+            ok = ok and abs(c[k, j]) < np.inf
+        if not ok:
+            return -np.inf, gw, gb, gc, gs
+    lognorm = np.empty(k_)
+    pre = np.ones(k_)  # residual scale: 1, or 1/sigma when sigma^2 would under/overflow
+    inv_s2 = np.empty(k_)  # 1/sigma^2 for the scaled residual
+    gsc = np.empty(k_)  # d/d(mean) of the log-density = scaled residual * gsc
+    scaled = False
+    for k in range(k_):
+        lognorm[k] = np.log(w[k]) - np.log(s[k]) - 0.5 * 1.8378770664093453
+        if 1e-150 <= s[k] <= 1e150:
+            inv_s2[k] = 1.0 / (s[k] * s[k])
+            gsc[k] = inv_s2[k]
+        else:  # standardised residuals z = r / sigma
+            pre[k] = 1.0 / s[k]
+            inv_s2[k] = 1.0
+            gsc[k] = pre[k]
+            scaled = True
+    res = np.empty((k_, _BLOCK))  # residuals y - mu_k (times pre)
     ex = np.empty((k_, _BLOCK))  # log-densities, then exp(. - row max)
     rmax = np.empty(_BLOCK)
     rsum = np.empty(_BLOCK)  # row sums of ex, then their reciprocals
@@ -184,13 +211,17 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
                 for j in range(p):
                     mu += c[k, j] * X[start + i, j]
                 r = y[start + i] - mu
+                if scaled:  # loop-invariant: the ordinary path has no extra multiply
+                    r *= pre[k]
                 res[k, i] = r
                 v = lognorm[k] - 0.5 * r * r * inv_s2[k]
                 ex[k, i] = v
                 rmax[i] = max(rmax[i], v)
         for k in range(k_):
             for i in range(nb):
-                t = max(ex[k, i] - rmax[i], -700.0)
+                t = ex[k, i] - rmax[i]
+                keep = t > -700.0  # False for NaN (a row whose every term is -inf)
+                t = t if keep else -700.0
                 kf = np.floor(t * _LOG2E + 0.5)
                 r = (t - kf * _LN2_HI) - kf * _LN2_LO
                 q = 1.0 / 479001600.0
@@ -207,12 +238,13 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
                 q = 1.0 + r * q
                 q = 1.0 + r * q
                 bits[i] = (np.int64(kf) + 1023) << 52
-                e = q * pow2[i]
+                e = q * pow2[i] if keep else 0.0
+                res[k, i] = res[k, i] if keep else 0.0  # no 0 * inf in the gradient
                 ex[k, i] = e
                 rsum[i] += e
         prod = 1.0
         for i in range(nb):
-            total += rmax[i]
+            total += rmax[i]  # -inf for a row that underflows in every component
             prod *= rsum[i]  # 32 factors in [1, K] cannot overflow
             if (i & 31) == 31:
                 total += np.log(prod)
@@ -226,7 +258,7 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
             for i in range(nb):
                 g = ex[k, i] * rsum[i]  # responsibility gamma_ik
                 sw += g
-                a = g * res[k, i] * inv_s2[k]
+                a = g * res[k, i] * gsc[k]
                 sb += a
                 ss += g * (res[k, i] * res[k, i] * inv_s2[k] - 1.0)
                 ex[k, i] = a
@@ -238,9 +270,15 @@ def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
                 for i in range(nb):
                     sc += ex[k, i] * X[start + i, j]
                 gc[k, j] += sc
+    finite = abs(total) < np.inf
     for k in range(k_):
         gw[k] /= w[k]
         gs[k] /= s[k]
+        finite = finite and abs(gw[k]) < np.inf and abs(gb[k]) < np.inf and abs(gs[k]) < np.inf
+        for j in range(p):
+            finite = finite and abs(gc[k, j]) < np.inf
+    if not finite:
+        return -np.inf, np.zeros(k_), np.zeros(k_), np.zeros((k_, p)), np.zeros(k_)
     return total, gw, gb, gc, gs
 
 

@@ -96,6 +96,8 @@ def data_csv(tmp_path):
         (["--y", "y", "--x", "x", "-k", "0", "--sigma", "shared"], "-k must be >= 1"),
         (["--y", "y", "--x", "x", "-k", "2", "--sigma", "-2"], "sigma must be a positive"),
         (["--y", "y", "--x", "x", "-k", "2", "--sigma", "shared", "--draws", "0"], "--draws"),
+        (["--y", "y", "-k", "2", "--sigma", "shared", "--sampler", "nutpie"], "--sampler nutpie"),
+        (["--y", "y", "-k", "2", "--sigma", "shared", "--seed", "-1"], "--seed must be >= 0"),
     ],
 )
 def test_validate_errors_are_one_line(data_csv, tmp_path, capsys, argv, message):
@@ -235,3 +237,45 @@ def test_demo_runs_on_the_bundled_data(tmp_path, capsys):
     em = d["em"]
     slopes = sorted(np.ravel(em["coef"]))
     assert slopes[0] == pytest.approx(0.0, abs=0.1) and slopes[1] == pytest.approx(1.0, abs=0.15)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_validate_files_respect_the_umask(data_csv, tmp_path, capsys, monkeypatch, mask, mode):
+    """em.json, posterior.nc and the report files get the mode an ordinary write gives."""
+    import os
+    import stat
+
+    _fake_sampler(monkeypatch)
+    out_dir = tmp_path / "out"
+    old = os.umask(mask)
+    try:
+        rc, _, err = _run(
+            capsys, "validate", str(data_csv), "--y", "y", "--x", "x", "-k", "2",
+            "--sigma", "shared", "--out", str(out_dir), "--quiet",
+        )  # fmt: skip
+    finally:
+        os.umask(old)
+    assert rc == 0, err
+    files = [p for p in out_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {*REPORT, "em.json", "posterior.nc"}
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == mode, p
+    assert not [p for p in out_dir.rglob(".*")]
+
+
+@pytest.mark.slow
+def test_validate_at_n_1e5_does_not_crash(tmp_path, capsys):
+    """Issue 9: at n = 10^5 a dispersed chain hit 'division by zero' in the fused likelihood
+    kernel (these exact commands crashed before the kernel was guarded; ~15 s now)."""
+    data = tmp_path / "big.csv"
+    rc, _, _ = _run(capsys, "simulate", "--preset", "separated", "-n", "100000", "--seed", "1",
+                    "--out", str(data))  # fmt: skip
+    assert rc == 0
+    out_dir = tmp_path / "out"
+    rc, out, err = _run(
+        capsys, "validate", str(data), "--y", "y", "-k", "2", "--sigma", "shared", "--seed", "1",
+        "--draws", "30", "--tune", "60", "--chains", "4", "--out", str(out_dir), "--quiet",
+    )  # fmt: skip
+    assert rc == 0, err
+    assert "division by zero" not in err and "Traceback" not in err
+    assert (out_dir / "report.html").exists() and out.startswith("verdict: ")

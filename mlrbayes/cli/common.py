@@ -1,0 +1,340 @@
+"""What every subcommand shares: reading the data table, option parsing, warnings, errors."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SEED_MAX",
+    "CLIError",
+    "add_command",
+    "add_data_args",
+    "add_sampling_args",
+    "add_seed_arg",
+    "check_input_file",
+    "float_option",
+    "floats",
+    "int_option",
+    "optima_word",
+    "parse_sigma",
+    "print_warnings",
+    "read_json_file",
+    "read_table",
+    "seed_option",
+    "sigma_option",
+]
+
+#: Largest accepted ``--seed`` (seeds are stored in the posterior file and the report).
+SEED_MAX = 2**32 - 1
+
+
+class CLIError(Exception):
+    """A user error to report as one line on stderr (exit code 2)."""
+
+
+# ----------------------------------------------------------------------------- input files
+def check_input_file(path: str, what: str, fix: str) -> Path:
+    """``path`` must be an existing regular file; else a CLIError naming it and the fix."""
+    p = Path(path)
+    if p.is_dir():
+        raise CLIError(f"{what} {path!r} is a directory, not a file; {fix}.")
+    if not p.exists():
+        raise CLIError(f"{what} {path!r} does not exist; {fix}.")
+    if not p.is_file():
+        raise CLIError(f"{what} {path!r} is not a regular file; {fix}.")
+    return p
+
+
+def read_json_file(path: str, flag: str) -> Any:
+    """Parse the JSON file named by option ``flag`` (one-line errors)."""
+    p = check_input_file(path, flag, "pass the file written by `mlrbayes fit --json`")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CLIError(
+            f"{flag} {path!r} is not JSON ({exc}); pass the file written by `mlrbayes fit --json`."
+        ) from None
+    except OSError as exc:
+        raise CLIError(f"{flag} {path!r} could not be read ({exc.strerror}).") from None
+
+
+def _header(p: Path) -> tuple[list[str], str]:
+    """The raw header fields (before pandas renames duplicates) and the first 64 kB of text."""
+    with p.open(newline="", encoding="utf-8", errors="replace") as fh:
+        sample = fh.read(65536)
+    first = sample.splitlines()[0] if sample else ""
+    return next(csv.reader([first])) if first else [], sample
+
+
+def _delimiter_hint(path: str, header: list[str], sample: str) -> None:
+    if len(header) != 1:
+        return
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=";\t|").delimiter
+    except csv.Error:
+        return
+    name = {";": "';'", "\t": "tab", "|": "'|'"}[sep]
+    raise CLIError(
+        f"{path!r} reads as one column {header[0]!r}: it looks {name}-separated; save it as "
+        "comma-separated CSV (e.g. pandas df.to_csv(path, index=False))."
+    )
+
+
+def _check_columns(path: str, df: Any, y: str, xs: list[str], *, constant_ok: bool) -> None:
+    """Every used column numeric (not bool/complex/text/dates) and no constant predictor."""
+    import numpy as np
+    import pandas as pd
+
+    for col in [y, *xs]:
+        s = df[col]
+        flag = "--y" if col == y else "predictor"
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_complex_dtype(s):
+            kind = "boolean" if pd.api.types.is_bool_dtype(s) else "complex"
+            raise CLIError(
+                f"{flag} column {col!r} of {path!r} is {kind}; pass real numbers (code "
+                "categories as 0/1 columns yourself)."
+            )
+        if not pd.api.types.is_numeric_dtype(s):
+            bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
+            example = f" (e.g. {bad.iloc[0]!r} on line {bad.index[0] + 2})" if len(bad) else ""
+            what = "a numeric response" if col == y else "numeric"
+            raise CLIError(
+                f"{flag} column {col!r} of {path!r} is not {what}{example}; pass numbers only "
+                "(dates, text and complex numbers cannot be used)."
+            )
+    for col in [] if constant_ok else xs:
+        v = np.asarray(df[col], dtype=float)
+        finite = v[np.isfinite(v)]
+        if finite.size and np.all(finite == finite[0]) and finite.size == v.size:
+            raise CLIError(
+                f"predictor column {col!r} of {path!r} is constant ({finite[0]:g} in every "
+                "row): its slope cannot be told from the intercept; leave it out (--x) or use "
+                "--no-intercept."
+            )
+
+
+def read_table(path: str, y: str, x: Sequence[str] | None, *, allow_constant: bool = False):
+    """Read a CSV and return ``(X DataFrame, y Series)`` with the named columns.
+
+    All columns except ``y`` are predictors when ``x`` is empty or None. Refused with a
+    one-line :class:`CLIError`: a missing or unreadable file, a one-column file that looks
+    ``;``/tab-separated, a header naming a column twice, an unnamed column (a pandas index
+    written by ``to_csv``) that would become a predictor, ``--x`` naming a column twice,
+    non-numeric / boolean / complex columns, and a constant predictor (unless
+    ``allow_constant``: a model without intercept).
+    """
+    import pandas as pd
+
+    p = check_input_file(path, "data file", "pass the path of a CSV file")
+    try:
+        header, sample = _header(p)
+        df = pd.read_csv(p)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        msg = " ".join(str(exc).split())
+        raise CLIError(
+            f"could not read {path!r} as CSV ({msg}); pass a comma-separated file."
+        ) from None
+    except OSError as exc:
+        raise CLIError(f"could not read {path!r} ({exc.strerror}).") from None
+    _delimiter_hint(path, header, sample)
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise CLIError(
+            f"the header of {path!r} names column(s) {dup} more than once; rename them so "
+            "each column has its own name."
+        )
+    cols = [str(c) for c in df.columns]
+    df.columns = cols
+    if y not in cols:
+        raise CLIError(f"--y {y!r} is not a column of {path!r}; its columns are {cols}.")
+    if x:
+        twice = sorted({c for c in x if list(x).count(c) > 1})
+        if twice:
+            raise CLIError(f"--x names {twice} more than once; name each predictor once.")
+    xs = list(x) if x else [c for c in cols if c != y]
+    missing = [c for c in xs if c not in cols]
+    if missing:
+        raise CLIError(f"--x {missing} not found in {path!r}; its columns are {cols}.")
+    if y in xs:
+        raise CLIError(f"--y {y!r} is also listed in --x; a column cannot predict itself.")
+    if not xs:
+        raise CLIError(f"{path!r} has no predictor columns besides {y!r}; add one or pass --x.")
+    unnamed = [c for c in xs if c.startswith("Unnamed: ")]
+    if unnamed and not x:
+        raise CLIError(
+            f"{path!r} has a column without a header ({unnamed[0]!r}, e.g. an index written by "
+            "pandas to_csv) that would become a predictor; name the predictors with --x, or "
+            "write the file with index=False."
+        )
+    _check_columns(path, df, y, xs, constant_ok=allow_constant)
+    return df[xs], df[y]
+
+
+# ----------------------------------------------------------------------------- options
+def parse_sigma(value: str) -> float | str:
+    """``--sigma``: a positive number, ``shared`` or ``component``."""
+    if value in ("shared", "component"):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number, 'shared' or 'component'"
+        ) from None
+
+
+def sigma_option(value: str) -> float | str:
+    """``--sigma`` parsed and checked (before any work)."""
+    try:
+        sigma = parse_sigma(value)
+    except argparse.ArgumentTypeError as exc:
+        raise CLIError(f"--sigma {exc}.") from None
+    from .._validation import check_sigma
+
+    return check_sigma(sigma)  # a positive finite number: the library's message
+
+
+def int_option(value: str | None, flag: str, minimum: int, maximum: int | None = None):
+    """An integer option as ``int`` (None stays None); one-line errors with the range."""
+    if value is None:
+        return None
+    try:
+        out = int(value)
+    except ValueError:
+        try:  # 1e5 is a whole number too
+            as_float = float(value)
+            out = int(as_float) if math.isfinite(as_float) and as_float.is_integer() else None
+        except ValueError:
+            out = None
+        if out is None:
+            raise CLIError(f"{flag} {value!r} is not an integer; pass a whole number.") from None
+    if out < minimum:
+        raise CLIError(f"{flag} must be >= {minimum}; got {out}.")
+    if maximum is not None and out > maximum:
+        raise CLIError(f"{flag} must be <= {maximum}; got {out}.")
+    return out
+
+
+def seed_option(value: str | None) -> int | None:
+    """``--seed``: an integer in 0 .. 2**32 - 1 (checked before any work)."""
+    return int_option(value, "--seed", 0, SEED_MAX)
+
+
+def float_option(value: str | None, flag: str) -> float | None:
+    """A finite float option (None stays None)."""
+    if value is None:
+        return None
+    try:
+        out = float(value)
+    except ValueError:
+        raise CLIError(f"{flag} {value!r} is not a number.") from None
+    if not math.isfinite(out):
+        raise CLIError(f"{flag} must be a finite number; got {value!r}.")
+    return out
+
+
+def floats(values: Sequence[str] | None, flag: str) -> list[float] | None:
+    """Finite floats from option strings (None stays None)."""
+    if values is None:
+        return None
+    return [float_option(v, flag) for v in values]  # type: ignore[misc]
+
+
+def add_data_args(p: argparse.ArgumentParser, *, sigma_required: bool) -> None:
+    """The data and model arguments shared by fit, sample and validate."""
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--y", required=True, metavar="COL", help="response column")
+    p.add_argument(
+        "--x",
+        nargs="+",
+        action="extend",
+        metavar="COL",
+        help="predictor columns (default: every column except --y)",
+    )
+    p.add_argument("-k", "--components", required=True, metavar="K", help="number of components")
+    p.add_argument(
+        "--sigma",
+        required=sigma_required,
+        default=None if sigma_required else "shared",
+        metavar="VALUE|shared|component",
+        help="known noise sd (a positive number), or 'shared' / 'component' to estimate one sd "
+        "or one per component" + ("" if sigma_required else " (default: shared)"),
+    )
+
+
+def add_seed_arg(p: argparse.ArgumentParser, default: str | None, what: str) -> None:
+    """``--seed`` with its accepted range in the help."""
+    shown = "none" if default is None else default
+    p.add_argument(
+        "--seed",
+        default=default,
+        metavar="S",
+        help=f"{what} (0 .. 2**32-1; default {shown})",
+    )
+
+
+def add_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    func: Any,
+    summary: str,
+    description: str,
+    epilog: str,
+) -> argparse.ArgumentParser:
+    """A subcommand parser with the examples epilog kept as written; runs ``func(args, run)``."""
+    p = sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=func)
+    return p
+
+
+def add_sampling_args(
+    p: argparse.ArgumentParser, *, draws: int, tune: int, seed: str | None, partial_note: str
+) -> None:
+    """--draws, --tune, --chains, --sampler, --seed and --keep-partial (sample, validate)."""
+    p.add_argument("--draws", default=str(draws), metavar="N", help=f"draws per chain ({draws})")
+    p.add_argument("--tune", default=str(tune), metavar="N", help=f"tuning steps ({tune})")
+    p.add_argument("--chains", default="4", metavar="N", help="MCMC chains (default 4)")
+    p.add_argument(
+        "--sampler",
+        default="auto",
+        choices=("auto", "pymc", "nutpie"),
+        help="NUTS implementation (default: auto)",
+    )
+    add_seed_arg(p, seed, "random seed")
+    p.add_argument(
+        "--keep-partial",
+        action="store_true",
+        help="if interrupted (Ctrl-C, SIGTERM) while drawing, still write the draws made so far, "
+        "marked partial (posterior attrs partial=1, draws_completed, draws_requested); the "
+        f"exit code stays 130/143{partial_note}",
+    )
+
+
+def optima_word(count: int) -> str:
+    return "optimum" if count == 1 else "optima"
+
+
+# ----------------------------------------------------------------------------- warnings
+def print_warnings(command: str, caught: Sequence[warnings.WarningMessage]) -> None:
+    """Print recorded warnings as one line each on stderr, repeats collapsed as ``(xN)``."""
+    seen: dict[str, int] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
+        seen[text] = seen.get(text, 0) + 1
+    for text, count in seen.items():
+        times = f" (x{count})" if count > 1 else ""
+        print(f"mlrbayes {command}: warning: {text}{times}", file=sys.stderr)
