@@ -34,12 +34,13 @@ from typing import Any
 import numpy as np
 
 from . import likelihood as _lik
-from ._validation import check_X_y
 from .params import param_names
+from .spec import as_dataset
 
 __all__ = [
     "SingularInformationWarning",
     "free_param_names",
+    "nan_standard_errors",
     "observed_information",
     "standard_errors",
 ]
@@ -115,7 +116,8 @@ def _layout(k: int, p: int, fit_intercept: bool, sigma_setting: str):
 
 
 def _prepare(X, y, weights, intercept, coef, sigma, fit_intercept, sigma_setting):
-    Xa, ya, _, _ = check_X_y(X, y)
+    data = as_dataset(X, y)
+    Xa, ya = data.X, data.y
     w = np.asarray(weights, dtype=float).reshape(-1)
     k = w.shape[0]
     c = np.asarray(coef, dtype=float).reshape(k, -1)
@@ -228,7 +230,8 @@ def observed_information(
     return info
 
 
-def _nan_se(k: int, p: int, fit_intercept: bool, sigma_setting: str) -> dict[str, Any]:
+def nan_standard_errors(k: int, p: int, fit_intercept: bool, sigma_setting: str) -> dict[str, Any]:
+    """Standard errors that are all NaN, with the keys and shapes of :func:`standard_errors`."""
     out: dict[str, Any] = {"weights": np.full(k, np.nan)}
     if fit_intercept:
         out["intercept"] = np.full(k, np.nan)
@@ -349,7 +352,7 @@ def standard_errors(
             SingularInformationWarning,
             stacklevel=2,
         )
-        return None, names, _nan_se(k, p, fit_intercept, sigma_setting)
+        return None, names, nan_standard_errors(k, p, fit_intercept, sigma_setting)
     var = np.diag(cov)
     if np.any(var <= 0):
         warnings.warn(

@@ -14,11 +14,11 @@ from mlrbayes.em import (
     ConvergenceWarning,
     EMResult,
     NumericalWarning,
-    _init_binned,
     e_step,
     fit_em,
     m_step,
 )
+from mlrbayes.em.starts import init_binned
 from mlrbayes.uncertainty import SingularInformationWarning
 
 TRUE = {
@@ -137,7 +137,7 @@ def test_fused_iterates_equal_reference_steps(rng, mode):
 def test_init_binned_equal_groups(rng):
     X, y, _ = simulate(90, [0.5, 0.5], [0.0, 3.0], [[1.0], [-1.0]], 0.5, random_state=rng)
     Z = np.column_stack([np.ones(90), X])
-    B, w, s = _init_binned(Z, y, 3, None, "shared", None)
+    B, w, s = init_binned(Z, y, 3, None, "shared", None)
     order = np.argsort(y)
     rss = 0.0
     for j in range(3):
