@@ -491,3 +491,27 @@ def test_compute_se_false_gives_same_fit_and_nan_errors():
     for key, value in fast.standard_errors.items():
         assert np.shape(value) == np.shape(full.standard_errors[key])
         assert np.all(np.isnan(value))
+
+
+def test_dataset_is_used_as_it_is_and_not_checked_again(monkeypatch):
+    """A checked Dataset gives the same fit as the raw arrays, and is not re-checked."""
+    import mlrbayes.spec as spec
+
+    X, y, _ = simulate(300, [0.5, 0.5], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=8)
+    ref = fit_em(X, y, 2, sigma="shared", n_init=3, random_state=0)
+    data = spec.as_dataset(pd.DataFrame({"dose": X[:, 0]}), pd.Series(y, name="tone"))
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a Dataset was checked again")
+
+    monkeypatch.setattr(spec, "check_X_y", fail)
+    res = fit_em(data, None, 2, sigma="shared", n_init=3, random_state=0)
+    np.testing.assert_array_equal(res.coef, ref.coef)
+    assert res.loglik == ref.loglik and res.feature_names == ["dose"]
+    assert res.target_name == "tone" and res.se_names == [
+        n.replace("x0", "dose") for n in ref.se_names
+    ]
+    assert res.score(data) == pytest.approx(ref.loglik / 300, rel=1e-12)
+    np.testing.assert_allclose(res.predict_proba(data), ref.responsibilities, atol=1e-10)
+    with pytest.raises(TypeError, match="pass y only with array-like X"):
+        fit_em(data, y, 2, sigma="shared")

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from .. import likelihood as _lik
-from .._validation import check_random_state, check_X, check_X_y
+from .._validation import check_random_state, check_X
 from ..params import param_names
+from ..spec import Dataset, as_dataset
 
 __all__ = ["ConvergenceWarning", "EMResult", "NumericalWarning", "Optimum", "StartResult"]
 
@@ -166,11 +167,13 @@ class EMResult:
     # ------------------------------------------------------------------ sizes and criteria
     @property
     def n_components(self) -> int:
-        return int(self.weights.shape[0])
+        """K, the number of components."""
+        return len(self.weights)
 
     @property
     def n_features(self) -> int:
-        return int(self.coef.shape[1])
+        """p, the number of predictors."""
+        return self.coef.shape[1]
 
     @property
     def n_parameters(self) -> int:
@@ -219,7 +222,7 @@ class EMResult:
         return np.broadcast_to(np.asarray(self.sigma, dtype=float), (self.n_components,))
 
     def _check_new_X(self, X) -> np.ndarray:
-        Xa, _ = check_X(X)
+        Xa = X.X if isinstance(X, Dataset) else check_X(X)[0]
         if Xa.shape[1] != self.n_features:
             raise ValueError(
                 f"X has {Xa.shape[1]} columns but the model was fitted with {self.n_features} "
@@ -227,12 +230,19 @@ class EMResult:
             )
         return Xa
 
-    def predict_proba(self, X, y) -> np.ndarray:
-        """Membership probabilities of new observations, shape (n, K)."""
-        Xa = self._check_new_X(X)
-        Xa, ya, _, _ = check_X_y(Xa, y)
+    def _check_new_data(self, X, y) -> Dataset:
+        data = as_dataset(X, y)
+        self._check_new_X(data)
+        return data
+
+    def predict_proba(self, X, y=None) -> np.ndarray:
+        """Membership probabilities of new observations, shape (n, K).
+
+        ``X`` of shape (n, p) and ``y`` of shape (n,), or a :class:`~mlrbayes.spec.Dataset`.
+        """
+        data = self._check_new_data(X, y)
         return _lik.responsibilities(
-            Xa, ya, self.weights, self.intercept, self.coef, self._sigma_k()
+            data.X, data.y, self.weights, self.intercept, self.coef, self._sigma_k()
         )
 
     def predict(self, X) -> np.ndarray:
@@ -251,9 +261,10 @@ class EMResult:
         )
         return y, labels
 
-    def score(self, X, y) -> float:
-        """Mean log-likelihood per observation of ``(X, y)``."""
-        Xa = self._check_new_X(X)
-        Xa, ya, _, _ = check_X_y(Xa, y)
-        ll = _lik.pointwise_loglik(Xa, ya, self.weights, self.intercept, self.coef, self._sigma_k())
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per observation of ``(X, y)`` (or of a ``Dataset``)."""
+        data = self._check_new_data(X, y)
+        ll = _lik.pointwise_loglik(
+            data.X, data.y, self.weights, self.intercept, self.coef, self._sigma_k()
+        )
         return float(np.mean(ll))
