@@ -25,6 +25,16 @@ def _first_bad(a: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
 
 
+def _as_float_array(value: Any, name: str) -> np.ndarray:
+    """``np.asarray(value, dtype=float)`` with a TypeError that names the input."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} could not be converted to a float array ({exc}); pass numbers only."
+        ) from exc
+
+
 def check_X(X: Any, *, name: str = "X") -> tuple[np.ndarray, list[str]]:
     """Return ``X`` as a float64 array of shape (n_samples, n_features) and its column names.
 
@@ -45,12 +55,7 @@ def check_X(X: Any, *, name: str = "X") -> tuple[np.ndarray, list[str]]:
         names = [str(X.name) if X.name is not None else "x0"]
         arr = np.asarray(X.to_numpy(dtype=float))
     else:
-        try:
-            arr = np.asarray(X, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"{name} could not be converted to a float array ({exc}); pass numbers only."
-            ) from exc
+        arr = _as_float_array(X, name)
         names = None
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -94,12 +99,7 @@ def check_y(y: Any, *, name: str = "y") -> tuple[np.ndarray, str]:
                 "pass a numeric response."
             ) from exc
     else:
-        try:
-            arr = np.asarray(y, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"{name} could not be converted to a float array ({exc}); pass numbers only."
-            ) from exc
+        arr = _as_float_array(y, name)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:

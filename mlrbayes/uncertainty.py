@@ -158,8 +158,8 @@ def observed_information(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
+    X : array-like of shape (n_samples, n_features), or Dataset
+    y : array-like of shape (n_samples,), or None with a :class:`mlrbayes.spec.Dataset`
     weights : array-like of shape (K,)
     intercept : array-like of shape (K,)
         Zeros (or None) when ``fit_intercept=False``.
@@ -281,16 +281,9 @@ def standard_errors(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
-    weights : array-like of shape (K,)
-    intercept : array-like of shape (K,)
-        Zeros (or None) when ``fit_intercept=False``.
-    coef : array-like of shape (K, n_features)
-    sigma : float or array-like of shape (K,)
-        The known value, or the estimate (``"shared"``: one; ``"component"``: K).
-    fit_intercept : bool
-    sigma_setting : {"known", "shared", "component"}
+    X, y, weights, intercept, coef, sigma, fit_intercept, sigma_setting
+        The data and the estimate, as in :func:`observed_information` (``sigma``: the known
+        value, or the estimate: one when ``"shared"``, K when ``"component"``).
     feature_names : sequence of str, optional
         Predictor names for ``se_names``; ``x0, x1, ...`` by default.
 

@@ -321,12 +321,11 @@ def m_step_from_stats(stats, B, w, *, min_weight: float):
 
     Returns
     -------
-    B : ndarray of shape (K, d)
-    weights : ndarray of shape (K,)
-    rss : ndarray of shape (K,)
-    singular, emptied : list of int
-    cancel : bool
-        True when a residual sum cancelled: the caller recomputes it directly.
+    (B, weights, rss, singular, emptied, cancel)
+        The new coefficients (K, d) and weights (K,), the weighted residual sums at the new
+        coefficients (K,), the components whose least-squares problem was singular and those
+        emptied (lists of int), and whether a residual sum cancelled (then the caller
+        recomputes it directly with :meth:`InMemoryEngine.residual_sums`).
     """
     N, G, H, S = stats.N, stats.G, stats.H, stats.S
     n = stats.n_samples
