@@ -27,7 +27,7 @@ from .engine import InMemoryEngine
 from .kernels import ROW_BLOCK
 from .loop import LoopSettings, StartState, run_start
 from .result import ConvergenceWarning, EMResult, NumericalWarning, Optimum, StartResult
-from .scaling import Scaling, standardise
+from .scaling import Scaling, check_scale, standardise
 from .starts import check_init, start_parameters
 
 __all__ = ["fit_em"]
@@ -150,6 +150,9 @@ def fit_em(
     strategy, given = check_init(init, spec.n_components, data.n_features, spec.fit_intercept)
     rngs = check_random_state(random_state).spawn(n_init)
 
+    data_notes = check_scale(data.X, data.y, data.feature_names, data.target_name)
+    for note in data_notes:
+        warnings.warn(note + ".", NumericalWarning, stacklevel=2)
     Z, ys, scaling = _standardised(data, spec)
     cfg = _with_scale(cfg, data, scaling)
     engine = InMemoryEngine(Z, ys, spec.n_components, chunk_size)
@@ -190,7 +193,7 @@ def fit_em(
         covariance=covariance,
         se_names=list(se_names),
         standard_errors=se,
-        notes=best.notes,
+        notes=data_notes + best.notes,
     )
 
 
@@ -201,7 +204,7 @@ def _check_model(data: Dataset, n_components: Any, sigma: Any, fit_intercept: An
         raise TypeError(f"fit_intercept must be True or False; got {fit_intercept!r}.")
     mode = sigma_setting(check_sigma(sigma, None))
     d_full = data.n_features + int(fit_intercept)
-    k = check_n_components(n_components, data.n_samples, d_full + (1 if mode == "component" else 0))
+    k = check_n_components(n_components, data.n_samples, d_full, sigma_setting=mode)
     return ModelSpec(k, sigma, bool(fit_intercept))
 
 
@@ -289,6 +292,7 @@ def _census_results(states, groups, scaling: Scaling, spec: ModelSpec, n: int):
                 optimum=optimum_of[i],
                 loglik_trace=st.trace - log_sy,
                 notes=st.notes,
+                decreased=st.decreased,
             )
         )
     optima = tuple(
@@ -307,6 +311,16 @@ def _census_results(states, groups, scaling: Scaling, spec: ModelSpec, n: int):
     return tuple(starts), optima
 
 
+_DEGENERACY_HINT = {
+    "component": "Try fewer components, more starts, or sigma='shared' (one sd for all "
+    "components keeps the likelihood bounded).",
+    "shared": "Try fewer components or more starts; a shared sd near 0 means the lines pass "
+    "through (almost) every point: check for duplicated rows or too few observations.",
+    "known": "Try fewer components or more starts; with a known sigma a component empties "
+    "when no observations lie near its line: check that sigma is on the scale of y.",
+}
+
+
 def _warn_outcome(best: StartState, n_init: int, cfg: LoopSettings, n: int) -> None:
     """The returned start's notes, and whether it is degenerate or unconverged."""
     for note in best.notes:
@@ -314,12 +328,11 @@ def _warn_outcome(best: StartState, n_init: int, cfg: LoopSettings, n: int) -> N
     if best.degenerate:
         warnings.warn(
             f"all {n_init} EM starts ended degenerate (a component emptied or collapsed); the "
-            "best of them is returned. Try fewer components, more starts, or a known/shared "
-            "sigma.",
+            f"best of them is returned. {_DEGENERACY_HINT[cfg.mode]}",
             NumericalWarning,
             stacklevel=3,
         )
-    elif not best.converged:
+    elif not best.converged and not best.decreased:  # a drop was warned about in its note
         tr = best.trace
         gain = (tr[-1] - tr[-2]) / n if tr.shape[0] > 1 else float("nan")
         warnings.warn(

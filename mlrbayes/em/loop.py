@@ -16,7 +16,9 @@ from .kernels import emptied_note, m_step_from_stats, singular_note, update_sigm
 
 __all__ = ["LoopSettings", "StartState", "run_start"]
 
-_DECREASE_RTOL = 1e-10  # a log-likelihood drop beyond this (relative) is reported
+#: A log-likelihood drop larger than ``_DECREASE_RTOL * (|loglik| + n)`` is more than rounding
+#: error (the pass sums n terms of size ~|loglik|/n + 1): EM's monotonicity failed there.
+_DECREASE_RTOL = 1e-10
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class StartState:
     trace : ndarray of shape (n_iter + 1,)
         Log-likelihood at the start and after each iteration.
     converged, degenerate : bool
+    decreased : bool
+        The log-likelihood dropped by more than rounding error; the start was stopped at the
+        iterate before the drop (kept as its result) and is not converged.
     notes : tuple of str
         Numerical events, in words.
     init : str
@@ -64,6 +69,7 @@ class StartState:
     trace: np.ndarray
     converged: bool
     degenerate: bool
+    decreased: bool = False
     notes: tuple[str, ...] = ()
     init: str = ""
 
@@ -122,6 +128,14 @@ def _m_update(engine, stats, B, w, s, cfg: LoopSettings, notes: dict[str, None])
     return B_new, w_new, s_new, degenerate, stop
 
 
+def _decrease_note(gain: float, it: int) -> str:
+    return (
+        f"the log-likelihood decreased by {-gain:.3g} at iteration {it} (more than rounding "
+        "error: EM's monotonicity failed, typically at a near-singular fit); the start was "
+        "stopped, is not converged, and keeps the parameters before the drop"
+    )
+
+
 def _thin_components(w: np.ndarray, n: int, d: int, notes: dict[str, None]) -> bool:
     """Per-component sd: a component with fewer than ``d + 1`` effective observations."""
     thin = np.flatnonzero((w > 0) & (w * n < d + 1))
@@ -139,7 +153,10 @@ def run_start(
 ) -> StartState:
     """EM iterations from one start (standardised units).
 
-    Convergence: the log-likelihood gain per observation is below ``tol``. Per-component sigma:
+    Convergence: the log-likelihood gain per observation is below ``tol`` and the gain is not a
+    drop beyond rounding error. A drop beyond rounding (``_DECREASE_RTOL``) is never
+    convergence: the start stops, keeps the parameters before the drop (the best iterate) and
+    is flagged ``decreased`` with a note. Per-component sigma:
     a component whose sd falls below ``min_sigma_ratio`` times the largest is *collapsing*; the
     start stops after evaluating those parameters and is flagged degenerate (its likelihood is
     unbounded there). A start that ends with a component of fewer than ``d + 1`` effective
@@ -165,7 +182,7 @@ def run_start(
     n = engine.n_samples
     trace: list[float] = []
     notes: dict[str, None] = {}
-    converged = False
+    converged = decreased = False
     degenerate = stop_next = _exact_fit(s, cfg, notes)
     prev = None
     for it in range(cfg.max_iter + 1):
@@ -188,10 +205,11 @@ def run_start(
         if it > 0:
             gain = ll - trace[-2]
             if gain < -_DECREASE_RTOL * (abs(ll) + n):
-                notes[
-                    f"the log-likelihood decreased by {-gain:.3g} at iteration {it} (more than "
-                    "rounding error; a singular least-squares fallback can cause this)"
-                ] = None
+                notes[_decrease_note(gain, it)] = None
+                decreased = True
+                trace.pop()  # keep the best iterate: the parameters before the drop
+                B, w, s = prev
+                break
             if gain < cfg.tol * n:
                 converged = True
                 break
@@ -211,6 +229,7 @@ def run_start(
         trace=np.asarray(trace),
         converged=converged and not degenerate if cfg.mode == "component" else converged,
         degenerate=degenerate,
+        decreased=decreased,
         notes=tuple(notes),
         init=init,
     )

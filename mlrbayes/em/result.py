@@ -46,6 +46,9 @@ class StartResult:
         True when a component collapsed (per-component sigma shrinking towards 0 onto a few
         points, or a component emptied): the likelihood is unbounded there, so its value does
         not measure fit.
+    decreased : bool
+        True when the log-likelihood dropped by more than rounding error: the start was stopped
+        at the iterate before the drop (these parameters) and is not converged.
     optimum : int
         Index into ``EMResult.optima`` of the distinct optimum this start reached.
     loglik_trace : ndarray of shape (n_iter + 1,) or None
@@ -68,6 +71,7 @@ class StartResult:
     optimum: int = -1
     loglik_trace: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    decreased: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,8 @@ class EMResult:
         standard errors (NaN where unavailable; the last weight's by the delta method;
         ``sigma`` absent when known).
     notes : tuple of str
-        Numerical events of the returned start (each was also issued as a warning).
+        Numerical events of the data (extreme values of y) and of the returned start (each
+        was also issued as a warning).
     """
 
     weights: np.ndarray

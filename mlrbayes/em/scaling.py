@@ -77,3 +77,64 @@ def standardise(X: np.ndarray, y: np.ndarray, fit_intercept: bool):
     y_scale = top * float(np.sqrt(np.mean((ys / top) ** 2))) if top > 0 else 1.0
     ys /= y_scale
     return Z, ys, Scaling(x_mean, x_scale, y_mean, y_scale, kept, bool(fit_intercept))
+
+
+#: Values above this overflow float64 once squared against a comparable scale (1e154 squared
+#: is the largest double); the fit refuses them.
+MAX_ABS_VALUE = 1e150
+#: An observation more than this many median absolute deviations from the median of y leaves
+#: the rest of y with fewer than about 4 significant digits in float64 arithmetic together
+#: with it (16 - 12), and dominates every variance: the fit warns.
+MAX_ROBUST_DISTANCE = 1e12
+
+
+def check_scale(X: np.ndarray, y: np.ndarray, feature_names, target_name: str) -> tuple[str, ...]:
+    """Refuse values whose squares overflow; describe extreme observations of y.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+    y : ndarray of shape (n,)
+    feature_names : sequence of str
+    target_name : str
+
+    Returns
+    -------
+    tuple of str
+        A note naming the rows of y that lie more than ``MAX_ROBUST_DISTANCE`` median
+        absolute deviations from its median (empty when there are none).
+
+    Raises
+    ------
+    ValueError
+        When ``|y|`` or ``|X|`` exceeds ``MAX_ABS_VALUE``.
+    """
+    top = np.abs(y)
+    i = int(np.argmax(top))
+    if top[i] > MAX_ABS_VALUE:
+        raise ValueError(
+            f"{target_name} has a value of {y[i]:.3g} (row {i}): above {MAX_ABS_VALUE:.0e} the "
+            "squares in the fit overflow float64. Rescale it (e.g. divide by a power of 10, or "
+            "take logs) before fitting."
+        )
+    if X.size:
+        r, c = np.unravel_index(int(np.argmax(np.abs(X))), X.shape)
+        if abs(X[r, c]) > MAX_ABS_VALUE:
+            raise ValueError(
+                f"predictor '{feature_names[c]}' has a value of {X[r, c]:.3g} (row {r}): above "
+                f"{MAX_ABS_VALUE:.0e} the squares in the fit overflow float64. Rescale it "
+                "before fitting."
+            )
+    dev = np.abs(y - np.median(y))
+    spread = float(np.median(dev)) or float(np.mean(dev))
+    if spread == 0.0 or not np.max(dev) > MAX_ROBUST_DISTANCE * spread:
+        return ()
+    rows = np.flatnonzero(dev > MAX_ROBUST_DISTANCE * spread)
+    shown = ", ".join(f"row {j} ({target_name} = {y[j]:.3g})" for j in rows[:5])
+    more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+    return (
+        f"{target_name} has {rows.size} extreme value(s), up to {np.max(dev) / spread:.2g} "
+        f"median absolute deviations ({spread:.3g}) from its median: {shown}{more}. They "
+        "dominate every variance and leave the other observations with few significant digits, "
+        "so the fit is unreliable; check them for data errors or leave them out",
+    )
