@@ -6,6 +6,7 @@ original units -> warnings -> responsibilities and standard errors -> :class:`EM
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Mapping
@@ -60,7 +61,9 @@ def fit_em(
     y : array-like of shape (n_samples,) or None
         Response (a named pandas Series gives ``target_name``); None with a ``Dataset``.
     n_components : int
-        K >= 1; at most ``n_samples / (n_features + 1)``.
+        K >= 1, with d = n_features (+ 1 with an intercept) coefficients per line: known
+        sigma needs K * d <= n_samples, shared sigma K * d < n_samples (at equality the lines
+        interpolate every point and sigma -> 0), per-component sigma K * (d + 1) <= n_samples.
     sigma : float, ndarray of shape (K,), "shared" or "component"
         Required. A positive number (or K numbers) is the known, fixed noise sd; ``"shared"``
         estimates one sd by maximum likelihood; ``"component"`` one per component (the
@@ -79,7 +82,9 @@ def fit_em(
     tol : float, default 1e-8
         Convergence when the log-likelihood gain of an iteration, per observation, is below
         ``tol`` (an absolute criterion on the mean log-likelihood, so it does not depend on
-        the units of y).
+        the units of y). A drop larger than rounding error (``1e-10 * (|loglik| + n)``) is
+        never convergence: the start stops at the iterate before the drop, which it keeps,
+        and is flagged ``decreased`` (not converged), with a warning.
     max_iter : int, default 1000
         Iterations per start.
     random_state : int, Generator or None
@@ -121,7 +126,15 @@ def fit_em(
         The returned start stopped at ``max_iter``.
     NumericalWarning
         Constant or all-zero predictors (coefficient set to 0), singular weighted least squares
-        (minimum-norm solution), emptied components, all starts degenerate.
+        (minimum-norm solution), emptied components, all starts degenerate, a log-likelihood
+        drop, values of y more than 1e12 median absolute deviations from its median (the
+        rows are named: they dominate the fit).
+
+    Raises
+    ------
+    ValueError
+        Bad settings or data (messages quote the value), too many components for the data,
+        or a value of ``|y|`` or ``|X|`` above 1e150 (its square overflows: rescale).
 
     Notes
     -----
@@ -223,15 +236,7 @@ def _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, mode: str) -> Loo
 def _with_scale(cfg: LoopSettings, data: Dataset, scaling: Scaling) -> LoopSettings:
     """Add the units: sigma below a few ulps of the largest |y| is rounding error, not noise."""
     floor = 16.0 * np.finfo(float).eps * float(np.max(np.abs(data.y))) / scaling.y_scale
-    return LoopSettings(
-        cfg.mode,
-        cfg.tol,
-        cfg.max_iter,
-        cfg.min_weight,
-        cfg.min_sigma_ratio,
-        floor,
-        scaling.y_scale,
-    )
+    return dataclasses.replace(cfg, sigma_floor=floor, y_scale=scaling.y_scale)
 
 
 def _standardised(data: Dataset, spec: ModelSpec):
