@@ -24,7 +24,10 @@ import numpy as np
 from scipy import stats
 
 from mlrbayes import simulate
-from mlrbayes.em import _DEFAULT_CHUNK, ConvergenceWarning, _Pass, _run_start, _standardise, fit_em
+from mlrbayes.em import ConvergenceWarning, fit_em
+from mlrbayes.em.engine import InMemoryEngine
+from mlrbayes.em.loop import LoopSettings, run_start
+from mlrbayes.em.scaling import standardise
 from mlrbayes.uncertainty import standard_errors
 
 K, P = 3, 5
@@ -105,24 +108,17 @@ def main() -> None:
     t_naive = (time.perf_counter() - t0) / 2
     print(f"naive NumPy transcription of the seed formulas: {t_naive:.3f} s/iter")
 
-    Z, ys, scaling = _standardise(X, y, True)
+    Z, ys, scaling = standardise(X, y, True)
     for label, sigma in (("known", 1.0), ("shared", "shared")):
         mode = "known" if label == "known" else "shared"
         Bs, s0 = scaling.to_std(start["intercept"], start["coef"], np.ones(K))
-        ps = _Pass(Z, ys, K, _DEFAULT_CHUNK)
+        engine = InMemoryEngine(Z, ys, K)
 
-        def loop(mode=mode, Bs=Bs, s0=s0, ps=ps):
-            return _run_start(
-                ps,
-                Bs,
-                start["weights"].copy(),
-                s0,
-                mode=mode,
-                tol=1e-300,  # never converges: exactly `iters` iterations
-                max_iter=args.iters,
-                min_weight=1e-8,
-                min_sigma_ratio=1e-4,
-            )
+        # tol=1e-300: never converges, exactly `iters` iterations
+        cfg = LoopSettings(mode, 1e-300, args.iters, min_weight=1e-8, min_sigma_ratio=1e-4)
+
+        def loop(Bs=Bs, s0=s0, engine=engine, cfg=cfg):
+            return run_start(engine, Bs, start["weights"].copy(), s0, cfg)
 
         per_iter = best_of(loop) / (args.iters + 1)  # passes = iterations + 1
         t_floor = min(t_floor, floor_time(Z1, rng))  # the machine is shared: best floor seen

@@ -11,17 +11,16 @@ from typing import Any
 import numpy as np
 
 
-def plain(value: Any, *, nan_to_none: bool = True, default: Callable[[Any], Any] | None = None):
+def plain(value: Any, *, default: Callable[[Any], Any] | None = None):
     """Return ``value`` as nested dicts/lists of str, int, float, bool and None.
+
+    Floats that are not finite become ``None``, so the result is strict JSON.
 
     Parameters
     ----------
     value : any
         Scalars, NumPy arrays and scalars, dicts, lists/tuples, dataclass instances, pandas
         DataFrames (as a list of row dicts), or objects with a ``to_dict()`` method.
-    nan_to_none : bool
-        Non-finite floats become ``None`` (strict JSON); with False they are kept (for files
-        written with ``allow_nan=True`` that must round-trip NaN standard errors).
     default : callable, optional
         Applied to values of any other type; without it such values raise ``TypeError``.
     """
@@ -35,7 +34,7 @@ def plain(value: Any, *, nan_to_none: bool = True, default: Callable[[Any], Any]
             return int(v)
         if isinstance(v, numbers.Real):
             f = float(v)
-            return None if nan_to_none and not math.isfinite(f) else f
+            return None if not math.isfinite(f) else f
         if isinstance(v, np.ndarray):
             return conv(v.tolist())
         if isinstance(v, dict):

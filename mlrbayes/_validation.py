@@ -25,6 +25,16 @@ def _first_bad(a: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
 
 
+def _as_float_array(value: Any, name: str) -> np.ndarray:
+    """``np.asarray(value, dtype=float)`` with a TypeError that names the input."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} could not be converted to a float array ({exc}); pass numbers only."
+        ) from exc
+
+
 def check_X(X: Any, *, name: str = "X") -> tuple[np.ndarray, list[str]]:
     """Return ``X`` as a float64 array of shape (n_samples, n_features) and its column names.
 
@@ -45,12 +55,7 @@ def check_X(X: Any, *, name: str = "X") -> tuple[np.ndarray, list[str]]:
         names = [str(X.name) if X.name is not None else "x0"]
         arr = np.asarray(X.to_numpy(dtype=float))
     else:
-        try:
-            arr = np.asarray(X, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"{name} could not be converted to a float array ({exc}); pass numbers only."
-            ) from exc
+        arr = _as_float_array(X, name)
         names = None
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -94,12 +99,7 @@ def check_y(y: Any, *, name: str = "y") -> tuple[np.ndarray, str]:
                 "pass a numeric response."
             ) from exc
     else:
-        try:
-            arr = np.asarray(y, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"{name} could not be converted to a float array ({exc}); pass numbers only."
-            ) from exc
+        arr = _as_float_array(y, name)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -128,11 +128,35 @@ def check_X_y(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     return Xa, ya, names, yname
 
 
-def check_n_components(n_components: Any, n_samples: int, n_params_per_component: int) -> int:
+def _max_components(n_samples: int, n_coef: int, sigma_setting: str) -> int:
+    if sigma_setting == "shared":  # K * d < n
+        return (n_samples - 1) // n_coef
+    if sigma_setting == "component":  # K * (d + 1) <= n
+        return n_samples // (n_coef + 1)
+    return n_samples // n_coef  # known: K * d <= n
+
+
+_SIZE_RULE = {
+    "shared": "with one shared sigma the lines need more observations than coefficients in "
+    "total (K*{d} < n): with as many coefficients as observations they can pass through every "
+    "point, sigma -> 0 and the likelihood is unbounded",
+    "component": "with one sigma per component each component needs more observations than its "
+    "{d} coefficients (K*{d1} <= n)",
+    "known": "each component needs at least as many observations as its {d} coefficients "
+    "(K*{d} <= n)",
+}
+
+
+def check_n_components(
+    n_components: Any, n_samples: int, n_coef: int, *, sigma_setting: str = "known"
+) -> int:
     """Check K: an integer >= 1 that the data can support.
 
-    Each component needs at least ``n_params_per_component`` observations to be identifiable
-    by weighted least squares, so K * n_params_per_component must not exceed n_samples.
+    Each regression line has ``n_coef`` coefficients (slopes and intercept). With a known
+    sigma, K * n_coef <= n_samples; with a shared sigma K * n_coef < n_samples (at equality
+    the lines can interpolate every point: sigma -> 0, unbounded likelihood); with one sigma
+    per component each component needs more observations than coefficients,
+    K * (n_coef + 1) <= n_samples.
     """
     if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
         raise TypeError(
@@ -142,14 +166,23 @@ def check_n_components(n_components: Any, n_samples: int, n_params_per_component
     k = int(n_components)
     if k < 1:
         raise ValueError(f"n_components must be >= 1; got {k}. Use 1 for a single regression.")
-    if k * n_params_per_component > n_samples:
-        kmax = max(1, n_samples // max(n_params_per_component, 1))
+    d = max(int(n_coef), 1)
+    kmax = _max_components(n_samples, d, sigma_setting)
+    if k <= kmax:
+        return k
+    rule = _SIZE_RULE[sigma_setting].format(d=d, d1=d + 1)
+    if kmax >= 1:
         raise ValueError(
             f"n_components={k} is more than the data support: {n_samples} observations and "
-            f"{n_params_per_component} regression parameters per component allow at most "
-            f"K={kmax}. Decrease n_components or collect more data."
+            f"{d} regression coefficients per component allow at most K={kmax} ({rule}). "
+            "Decrease n_components or collect more data."
         )
-    return k
+    need = d if sigma_setting == "known" else d + 1
+    raise ValueError(
+        f"{n_samples} observations are too few for n_components={k}: even one regression line "
+        f"with {d} coefficients needs at least {need} ({rule}). Collect more data or use fewer "
+        "predictors."
+    )
 
 
 def check_sigma(sigma: Any, n_components: int | None = None) -> float | str | np.ndarray:
@@ -203,17 +236,41 @@ def check_sigma(sigma: Any, n_components: int | None = None) -> float | str | np
     return value
 
 
+_MAX_SEED = 2**64 - 1
+
+
+def check_seed(random_state: Any, name: str = "random_state") -> int | None:
+    """Check an integer seed: ``None`` or an int from 0 to 2**64 - 1 (bools and floats refused).
+
+    The upper bound is the largest seed every consumer (NumPy, PyMC, HDF5 attributes) stores.
+    """
+    if random_state is None:
+        return None
+    if isinstance(random_state, bool | np.bool_) or not isinstance(random_state, numbers.Integral):
+        raise TypeError(
+            f"{name} must be None, an integer from 0 to 2**64-1 or a numpy Generator; got "
+            f"{random_state!r} ({type(random_state).__name__})."
+        )
+    value = int(random_state)
+    if not 0 <= value <= _MAX_SEED:
+        raise ValueError(
+            f"{name} must be an integer from 0 to 2**64-1 = {_MAX_SEED}; got {value}. Pass a "
+            "non-negative seed such as 0 or 12345."
+        )
+    return value
+
+
 def check_random_state(random_state: Any) -> np.random.Generator:
-    """Turn ``None``, an int, a SeedSequence or a Generator into a ``np.random.Generator``."""
+    """Turn ``None``, an int, a SeedSequence or a Generator into a ``np.random.Generator``.
+
+    Integers must lie in 0 .. 2**64 - 1 (:func:`check_seed`); anything else is refused with a
+    message that quotes it.
+    """
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is None or isinstance(random_state, numbers.Integral | np.random.SeedSequence):
-        if isinstance(random_state, numbers.Integral) and int(random_state) < 0:
-            raise ValueError(f"random_state must be >= 0; got {random_state}.")
+    if isinstance(random_state, np.random.SeedSequence):
         return np.random.default_rng(random_state)
-    raise TypeError(
-        f"random_state must be None, an int or a numpy Generator; got {random_state!r}."
-    )
+    return np.random.default_rng(check_seed(random_state))
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_X_y
 from .em import EMResult, fit_em
+from .spec import Dataset, as_dataset
 
 __all__ = ["MixtureRegressionEM", "NotFittedError"]
 
@@ -62,18 +62,14 @@ class MixtureRegressionEM:
 
     Attributes
     ----------
-    weights_ : ndarray of shape (K,)
-    intercept_ : ndarray of shape (K,)
-        Zeros when ``fit_intercept=False``.
-    coef_ : ndarray of shape (K, n_features)
-    sigma_ : float or ndarray of shape (K,)
-    loglik_ : float
-        Log-likelihood of the training data at the estimate.
-    converged_ : bool
-    n_iter_ : int
-    responsibilities_ : ndarray of shape (n_samples, K)
-    standard_errors_ : dict
-        Observed-information standard errors (see :func:`mlrbayes.uncertainty.standard_errors`).
+    weights_, intercept_, coef_, sigma_ : ndarray or float
+        The estimate: ``result_.weights`` (K,), ``result_.intercept`` (K,; zeros without an
+        intercept), ``result_.coef`` (K, n_features) and ``result_.sigma`` (a float, or (K,)
+        per component).
+    loglik_, converged_, n_iter_, responsibilities_, standard_errors_
+        ``result_.loglik`` (of the training data), ``.converged``, ``.n_iter``,
+        ``.responsibilities`` (n_samples, K) and ``.standard_errors`` (see
+        :func:`mlrbayes.uncertainty.standard_errors`).
     result_ : EMResult
         Everything :func:`~mlrbayes.em.fit_em` returned, including the census of local optima.
     feature_names_in_ : ndarray of str, shape (n_features,)
@@ -136,14 +132,15 @@ class MixtureRegressionEM:
         return f"MixtureRegressionEM({', '.join(args)})"
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any) -> MixtureRegressionEM:
+    def fit(self, X: Any, y: Any = None) -> MixtureRegressionEM:
         """Fit by EM.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            A DataFrame's column names are kept (``feature_names_in_``).
-        y : array-like of shape (n_samples,)
+        X : array-like of shape (n_samples, n_features), or Dataset
+            A DataFrame's column names are kept (``feature_names_in_``); a checked
+            :class:`mlrbayes.spec.Dataset` is used as it is (then ``y`` is None).
+        y : array-like of shape (n_samples,) or None
 
         Returns
         -------
@@ -198,13 +195,13 @@ class MixtureRegressionEM:
         self._check_columns(X)
         return result.predict(X)
 
-    def predict_proba(self, X: Any, y: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, y: Any = None) -> np.ndarray:
         """Membership probabilities of observations ``(X, y)``, shape (n_samples, K)."""
         result = self._result()
         self._check_columns(X)
         return result.predict_proba(X, y)
 
-    def score(self, X: Any, y: Any) -> float:
+    def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood per observation of ``(X, y)``."""
         result = self._result()
         self._check_columns(X)
@@ -228,10 +225,11 @@ class MixtureRegressionEM:
         result = self._result()
         if X is None and y is None:
             return result.loglik, result.n_samples
-        if X is None or y is None:
+        if X is None or (y is None and not isinstance(X, Dataset)):
             raise ValueError("pass both X and y, or neither (to use the training data).")
-        _, ya, _, _ = check_X_y(X, y)
-        return self.score(X, y) * ya.shape[0], ya.shape[0]
+        self._check_columns(X)
+        data = as_dataset(X, y)
+        return result.score(data) * data.n_samples, data.n_samples
 
     def aic(self, X: Any = None, y: Any = None) -> float:
         """Akaike information criterion ``-2 loglik + 2 d`` (smaller is better).

@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .em import EMResult, fit_em
+from .spec import as_dataset
 
 __all__ = ["select_components"]
 
@@ -45,8 +47,8 @@ def select_components(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
+    X : array-like of shape (n_samples, n_features), or Dataset
+    y : array-like of shape (n_samples,), or None with a :class:`mlrbayes.spec.Dataset`
     ks : iterable of int
         Numbers of components to compare, e.g. ``range(1, 5)``.
     sigma : float, "shared" or "component", default "shared"
@@ -79,15 +81,14 @@ def select_components(
     >>> int(table.loc[table["best_bic"], "k"].iloc[0])
     2
     """
-    import pandas as pd
-
     if "n_components" in fit_kwargs:
         raise TypeError("pass the numbers of components as ks, not n_components.")
     kvals = _check_ks(ks)
+    data = as_dataset(X, y)  # checked once for every K
     results: dict[int, EMResult] = {}
     rows = []
     for k in kvals:
-        res = fit_em(X, y, k, sigma=sigma, **fit_kwargs)
+        res = fit_em(data, None, k, sigma=sigma, **fit_kwargs)
         results[k] = res
         rows.append(
             {

@@ -1,11 +1,24 @@
 """EM results to and from JSON-able dictionaries.
 
-:func:`em_to_dict` turns an :class:`~mlrbayes.em.EMResult` into plain lists, floats, ints, bools
-and strings (``NaN`` stays a float ``nan``; write it with ``json.dumps(..., allow_nan=True)``),
-and :func:`em_from_dict` rebuilds the result. Every start and every distinct optimum of the census
-is kept, so prediction, the census table and the standard errors survive the round trip; floats
-are written by ``json`` with their shortest exact representation, so the round trip through a
-JSON file is exact.
+:func:`em_to_dict` turns an :class:`~mlrbayes.em.EMResult` into plain lists, floats, ints, bools,
+strings and ``None``, so ``json.dumps(..., allow_nan=False)`` writes it as strict JSON (readable by
+``JSON.parse``, jq and every other strict parser); :func:`em_from_dict` rebuilds the result. Every
+start and every distinct optimum of the census is kept, so prediction, the census table and the
+standard errors survive the round trip; floats are written by ``json`` with their shortest exact
+representation, so the round trip through a JSON file is exact.
+
+**Numbers that are not finite are written as** ``null``. What a ``null`` means depends on the key,
+and :func:`em_from_dict` reads it back as exactly that value:
+
+* in a log-likelihood (``loglik`` and ``loglik_trace``, at the top level and in ``starts`` and
+  ``census``): ``-inf``, a start whose likelihood collapsed before its first pass;
+* in ``aic``, ``bic`` and ``icl``: ``+inf`` (they are recomputed from ``loglik`` on reading);
+* everywhere else (``standard_errors``, ``covariance``): ``NaN``, "not available" (e.g. the
+  standard errors of a singular information matrix).
+
+The parameters (``weights``, ``intercept``, ``coef``, ``sigma``) are always finite: a file with
+``null``, a non-positive ``sigma``, negative weights or weights that do not sum to 1 is refused
+with a ``ValueError`` that names the key, as is any entry of the wrong type or shape.
 
 The top-level keys (the ``mlrbayes fit --json`` format) are
 
@@ -36,14 +49,16 @@ The top-level keys (the ``mlrbayes fit --json`` format) are
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from typing import Any
 
 import numpy as np
 
 from . import likelihood as _lik
 from ._json import plain
-from ._validation import check_X_y
 from .em import EMResult, Optimum, StartResult
+from .spec import Dataset, as_dataset
 
 __all__ = ["FORMAT", "VERSION", "em_from_dict", "em_to_dict"]
 
@@ -52,17 +67,16 @@ VERSION = 1
 
 _PARAMS = ("weights", "intercept", "coef", "sigma")
 _START_FIELDS = frozenset(f.name for f in dataclasses.fields(StartResult))
+_START_KEYS = frozenset(
+    ("start", "init", "loglik", "n_iter", "converged", "degenerate", "optimum", *_PARAMS)
+)
+_WEIGHT_SUM_TOL = 1e-6  # weights read back must sum to 1 within this
 
 
 # ----------------------------------------------------------------------------- to plain types
 def _plain(value: Any) -> Any:
-    """Plain JSON types with NaN kept (em.json is written with allow_nan: NaN SEs round-trip)."""
-    return plain(value, nan_to_none=False)
-
-
-_START_KEYS = frozenset(
-    ("start", "init", "loglik", "n_iter", "converged", "degenerate", "optimum", *_PARAMS)
-)
+    """Plain JSON types; a number that is not finite becomes None (strict JSON)."""
+    return plain(value)
 
 
 def _extra_fields(obj: Any, known: frozenset[str]) -> dict[str, Any]:
@@ -72,23 +86,12 @@ def _extra_fields(obj: Any, known: frozenset[str]) -> dict[str, Any]:
     }
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Undo the list conversion of extra fields: traces to arrays, notes to tuples."""
-    if value is None:
-        return None
-    if name.endswith("trace"):
-        return np.asarray(value, dtype=float)
-    if name == "notes":
-        return tuple(str(v) for v in value)
-    return value
-
-
 def _params(obj: Any) -> dict[str, Any]:
     return {name: _plain(getattr(obj, name)) for name in _PARAMS}
 
 
 def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> dict[str, Any]:
-    """A JSON-able dictionary holding everything in ``result``.
+    """A dictionary of plain JSON types (strict: no NaN or infinity) holding all of ``result``.
 
     Parameters
     ----------
@@ -100,7 +103,7 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
     Returns
     -------
     dict
-        See the module docstring for the keys.
+        See the module docstring for the keys and the meaning of ``None``.
     """
     if not isinstance(result, EMResult):
         raise TypeError(f"em_to_dict expects an EMResult; got {type(result).__name__}.")
@@ -112,21 +115,21 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
         n_components=result.n_components,
         n_features=result.n_features,
         n_samples=int(result.n_samples),
-        loglik=float(result.loglik),
+        loglik=_plain(result.loglik),
         loglik_trace=_plain(np.asarray(result.loglik_trace, dtype=float)),
         n_iter=int(result.n_iter),
         converged=bool(result.converged),
         degenerate=bool(result.degenerate),
-        aic=float(result.aic),
-        bic=float(result.bic),
-        icl=float(result.icl),
+        aic=_plain(result.aic),
+        bic=_plain(result.bic),
+        icl=_plain(result.icl),
         n_parameters=int(result.n_parameters),
         standard_errors=_plain(dict(result.standard_errors)),
         se_names=list(result.se_names),
         covariance=None if result.covariance is None else _plain(result.covariance),
         census=[
             {
-                "loglik": float(o.loglik),
+                "loglik": _plain(o.loglik),
                 "count": int(o.count),
                 "degenerate": bool(o.degenerate),
                 "starts": [int(s) for s in o.starts],
@@ -138,7 +141,7 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
             {
                 "start": int(s.start),
                 "init": str(s.init),
-                "loglik": float(s.loglik),
+                "loglik": _plain(s.loglik),
                 **_params(s),
                 "n_iter": int(s.n_iter),
                 "converged": bool(s.converged),
@@ -159,8 +162,10 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
     return out
 
 
-# ----------------------------------------------------------------------------- back to arrays
-def _need(d: dict[str, Any], key: str, where: str = "the dictionary") -> Any:
+# ----------------------------------------------------------------------------- typed reading
+def _need(d: Any, key: str, where: str = "the dictionary") -> Any:
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} must be a JSON object (dict); got {type(d).__name__}.")
     if key not in d:
         raise ValueError(
             f"{where} has no {key!r} entry; pass a dictionary written by em_to_dict "
@@ -169,51 +174,174 @@ def _need(d: dict[str, Any], key: str, where: str = "the dictionary") -> Any:
     return d[key]
 
 
-def _sigma_value(value: Any) -> float | np.ndarray:
+def _fill_none(value: Any, fill: float) -> Any:
+    """Nested lists with every None replaced by ``fill``."""
+    if value is None:
+        return fill
     if isinstance(value, list):
-        return np.asarray(value, dtype=float)
+        return [_fill_none(v, fill) for v in value]
+    return value
+
+
+def _floats(value: Any, key: str, where: str, *, null: float | None = None) -> np.ndarray:
+    """Numbers (nested lists) as a float array; None -> ``null`` (refused when that is None)."""
+    what = f"{where}: {key!r}"
+    if null is None and _has_none(value):
+        raise ValueError(f"{what} has a null (missing) number; every entry must be finite.")
+    if isinstance(value, bool | str) or _has_type(value, (bool, str, dict)):
+        raise ValueError(f"{what} must hold numbers; got {_short(value)}.")
+    try:
+        arr = np.asarray(_fill_none(value, math.nan if null is None else null), dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{what} must be numbers or lists of numbers; got {_short(value)}."
+        ) from exc
+    return arr
+
+
+def _has_none(value: Any) -> bool:
+    if value is None:
+        return True
+    return isinstance(value, list) and any(_has_none(v) for v in value)
+
+
+def _has_type(value: Any, types: tuple) -> bool:
+    if isinstance(value, list):
+        return any(_has_type(v, types) for v in value)
+    return isinstance(value, types)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _shaped(value: Any, key: str, where: str, shape: tuple[int, ...], *, finite=True) -> np.ndarray:
+    arr = _floats(value, key, where, null=None if finite else math.nan)
+    if arr.shape != shape:
+        raise ValueError(f"{where}: {key!r} must have shape {shape}; got shape {arr.shape}.")
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{where}: {key!r} must be finite; got {_short(value)}.")
+    return arr
+
+
+def _number(d: dict, key: str, where: str, *, null: float | None = None) -> float:
+    value = _need(d, key, where)
+    if value is None and null is not None:
+        return null
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{where}: {key!r} must be a number; got {_short(value)}.")
     return float(value)
 
 
+def _integer(d: dict, key: str, where: str, default: int | None = None) -> int:
+    value = d.get(key, default) if default is not None else _need(d, key, where)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{where}: {key!r} must be an integer; got {_short(value)}.")
+    return int(value)
+
+
+def _flag(d: dict, key: str, where: str, default: bool | None = None) -> bool:
+    value = d.get(key, default) if default is not None else _need(d, key, where)
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: {key!r} must be true or false; got {_short(value)}.")
+    return value
+
+
 def _read_params(d: dict[str, Any], k: int, p: int, where: str) -> dict[str, Any]:
-    w = np.asarray(_need(d, "weights", where), dtype=float)
-    b = np.asarray(_need(d, "intercept", where), dtype=float)
-    c = np.asarray(_need(d, "coef", where), dtype=float).reshape(k, p)
-    if w.shape != (k,) or b.shape != (k,):
+    """The four parameter entries, checked: finite, weights a distribution, sigma > 0."""
+    w = _shaped(_need(d, "weights", where), "weights", where, (k,))
+    if np.any(w < 0) or abs(float(w.sum()) - 1.0) > _WEIGHT_SUM_TOL:
+        raise ValueError(f"{where}: 'weights' must be non-negative and sum to 1; got {w.tolist()}.")
+    raw_sigma = _need(d, "sigma", where)
+    sigma = _floats(raw_sigma, "sigma", where)
+    if sigma.shape not in ((), (k,)) or not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
         raise ValueError(
-            f"{where}: weights and intercept must have {k} entries; got {w.shape} and {b.shape}."
+            f"{where}: 'sigma' must be a positive number or {k} positive numbers; got "
+            f"{_short(raw_sigma)}."
         )
     return {
         "weights": w,
-        "intercept": b,
-        "coef": c,
-        "sigma": _sigma_value(_need(d, "sigma", where)),
+        "intercept": _shaped(_need(d, "intercept", where), "intercept", where, (k,)),
+        "coef": _shaped(_need(d, "coef", where), "coef", where, (k, p)),
+        "sigma": float(sigma) if sigma.ndim == 0 else sigma,
     }
 
 
-def _read_se(se: dict[str, Any]) -> dict[str, Any]:
+def _read_se(se: Any) -> dict[str, Any]:
+    if not isinstance(se, dict):
+        raise ValueError(f"'standard_errors' must be a JSON object; got {_short(se)}.")
     out: dict[str, Any] = {}
     for key, value in se.items():
-        out[key] = np.asarray(value, dtype=float) if isinstance(value, list) else float(value)
+        arr = _floats(value, key, "standard_errors", null=math.nan)
+        out[key] = arr if isinstance(value, list) else float(arr)
     return out
 
 
-def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
-    """Rebuild an :class:`~mlrbayes.em.EMResult` from :func:`em_to_dict` output.
+def _coerce(name: str, value: Any, where: str) -> Any:
+    """Extra fields back to their types: traces to arrays (null = -inf), notes to tuples."""
+    if value is None:
+        return None
+    if name.endswith("trace"):
+        trace = _floats(value, name, where, null=-math.inf)
+        if trace.ndim != 1:
+            raise ValueError(f"{where}: {name!r} must be a list of numbers.")
+        return trace
+    if name == "notes":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{where}: 'notes' must be a list of strings; got {_short(value)}.")
+        return tuple(value)
+    if name == "decreased":
+        return _flag({name: value}, name, where)
+    return value
 
-    Parameters
-    ----------
-    d : dict
-        As written by :func:`em_to_dict` (possibly read back from JSON).
-    X : array-like of shape (n_samples, n_features), optional
-    y : array-like of shape (n_samples,), optional
-        The data the result was fitted to; needed only when ``d`` has no ``responsibilities``.
-        When given, their shape (and a DataFrame's column names) must match the result.
 
-    Returns
-    -------
-    EMResult
-    """
+def _read_start(s: Any, k: int, p: int) -> StartResult:
+    where = "a start"
+    _need(s, "start", where)
+    init = _need(s, "init", where)
+    if not isinstance(init, str):
+        raise ValueError(f"{where}: 'init' must be a string; got {_short(init)}.")
+    return StartResult(
+        start=_integer(s, "start", where),
+        init=init,
+        loglik=_number(s, "loglik", where, null=-math.inf),
+        **_read_params(s, k, p, where),
+        n_iter=_integer(s, "n_iter", where),
+        converged=_flag(s, "converged", where),
+        degenerate=_flag(s, "degenerate", where),
+        optimum=_integer(s, "optimum", where, default=-1),
+        **{
+            key: _coerce(key, value, where)
+            for key, value in s.items()
+            if key in _START_FIELDS and key not in _START_KEYS
+        },
+    )
+
+
+def _read_optimum(o: Any, k: int, p: int) -> Optimum:
+    where = "a census entry"
+    starts = o.get("starts", []) if isinstance(o, dict) else None
+    if not isinstance(starts, list) or _has_type(starts, (bool, float, str, dict)):
+        raise ValueError(f"{where}: 'starts' must be a list of integers; got {_short(starts)}.")
+    return Optimum(
+        loglik=_number(o, "loglik", where, null=-math.inf),
+        **_read_params(o, k, p, where),
+        count=_integer(o, "count", where),
+        starts=tuple(int(i) for i in starts),
+        degenerate=_flag(o, "degenerate", where),
+    )
+
+
+def _list(d: dict, key: str) -> list:
+    value = _need(d, key)
+    if not isinstance(value, list):
+        raise ValueError(f"the dictionary: {key!r} must be a list; got {_short(value)}.")
+    return value
+
+
+# ----------------------------------------------------------------------------- back to arrays
+def _check_header(d: Any) -> None:
     if not isinstance(d, dict):
         raise TypeError(f"em_from_dict expects a dict; got {type(d).__name__}.")
     fmt = d.get("format")
@@ -222,93 +350,123 @@ def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
             f"format={fmt!r} is not {FORMAT!r}; pass the output of em_to_dict or of "
             "`mlrbayes fit --json`."
         )
-    if int(d.get("version", -1)) > VERSION:
+    version = d.get("version", -1)
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral):
+        raise ValueError(f"'version' must be an integer; got {_short(version)}.")
+    if version > VERSION:
         raise ValueError(
-            f"version={d.get('version')!r} is newer than this mlrbayes understands ({VERSION}); "
+            f"version={version!r} is newer than this mlrbayes understands ({VERSION}); "
             "upgrade mlrbayes."
         )
-    columns = _need(d, "columns")
-    features = [str(f) for f in _need(columns, "x", "columns")]
-    k = len(_need(d, "weights"))
-    p = len(features)
-    params = _read_params(d, k, p, "the dictionary")
-    n = int(_need(d, "n_samples"))
-    if (X is None) != (y is None):
+
+
+def _fitted_data(X: Any, y: Any, n: int, features: list[str]) -> Dataset | None:
+    """The data the result was fitted to, checked against it (None when not given)."""
+    if X is None and y is None:
+        return None
+    if X is None or (y is None and not isinstance(X, Dataset)):
         raise ValueError("pass both X and y (the data the result was fitted to), or neither.")
-    if X is not None:
-        Xa, ya, xnames, _ = check_X_y(X, y)
-        if Xa.shape != (n, p):
-            raise ValueError(
-                f"X has shape {Xa.shape} but the result was fitted to ({n}, {p}); pass the "
-                "data the result was fitted to."
-            )
-        if hasattr(X, "columns") and xnames != features:
-            raise ValueError(
-                f"X has columns {xnames} but the result was fitted with {features}; pass the "
-                "same predictors in the same order."
-            )
-    if d.get("responsibilities") is not None:
-        resp = np.asarray(d["responsibilities"], dtype=float).reshape(n, k)
-    elif X is not None:
-        sig = np.broadcast_to(np.asarray(params["sigma"], dtype=float), (k,))
-        resp = _lik.responsibilities(
-            Xa, ya, params["weights"], params["intercept"], params["coef"], sig
+    data = as_dataset(X, y)
+    p = len(features)
+    if (data.n_samples, data.n_features) != (n, p):
+        raise ValueError(
+            f"X has shape {(data.n_samples, data.n_features)} but the result was fitted to "
+            f"({n}, {p}); pass the data the result was fitted to."
         )
-    else:
+    if hasattr(X, "columns") and list(data.feature_names) != features:
+        raise ValueError(
+            f"X has columns {list(data.feature_names)} but the result was fitted with "
+            f"{features}; pass the same predictors in the same order."
+        )
+    return data
+
+
+def _read_responsibilities(d: dict, data: Dataset | None, params: dict, n: int) -> np.ndarray:
+    k = len(params["weights"])
+    if d.get("responsibilities") is not None:
+        resp = _shaped(d["responsibilities"], "responsibilities", "the dictionary", (n, k))
+        if np.any(resp < 0) or np.any(resp > 1):
+            raise ValueError("the dictionary: 'responsibilities' must lie in [0, 1].")
+        return resp
+    if data is None:
         raise ValueError(
             "the dictionary has no 'responsibilities'; pass the fitted data as X and y to "
             "recompute them, or write it with em_to_dict(..., include_responsibilities=True)."
         )
-    starts = tuple(
-        StartResult(
-            start=int(_need(s, "start", "a start")),
-            init=str(_need(s, "init", "a start")),
-            loglik=float(_need(s, "loglik", "a start")),
-            **_read_params(s, k, p, "a start"),
-            n_iter=int(_need(s, "n_iter", "a start")),
-            converged=bool(_need(s, "converged", "a start")),
-            degenerate=bool(_need(s, "degenerate", "a start")),
-            optimum=int(s.get("optimum", -1)),
-            **{
-                key: _coerce(key, value)
-                for key, value in s.items()
-                if key in _START_FIELDS and key not in _START_KEYS
-            },
-        )
-        for s in _need(d, "starts")
+    sig = np.broadcast_to(np.asarray(params["sigma"], dtype=float), (k,))
+    return _lik.responsibilities(
+        data.X, data.y, params["weights"], params["intercept"], params["coef"], sig
     )
-    optima = tuple(
-        Optimum(
-            loglik=float(_need(o, "loglik", "a census entry")),
-            **_read_params(o, k, p, "a census entry"),
-            count=int(_need(o, "count", "a census entry")),
-            starts=tuple(int(i) for i in o.get("starts", ())),
-            degenerate=bool(_need(o, "degenerate", "a census entry")),
+
+
+def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
+    """Rebuild an :class:`~mlrbayes.em.EMResult` from :func:`em_to_dict` output.
+
+    Parameters
+    ----------
+    d : dict
+        As written by :func:`em_to_dict` (possibly read back from JSON; ``null`` is read as
+        the module docstring says).
+    X : array-like of shape (n_samples, n_features), or Dataset, optional
+    y : array-like of shape (n_samples,), optional
+        The data the result was fitted to; needed only when ``d`` has no ``responsibilities``.
+        When given, their shape (and a DataFrame's column names) must match the result.
+
+    Returns
+    -------
+    EMResult
+
+    Raises
+    ------
+    ValueError
+        A missing, mistyped or out-of-range entry, named by its key: parameters must be finite,
+        ``sigma`` > 0 and the weights non-negative and summing to 1.
+    """
+    _check_header(d)
+    columns = _need(d, "columns")
+    features = _need(columns, "x", "columns")
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise ValueError(f"columns: 'x' must be a list of names; got {_short(features)}.")
+    target = _need(columns, "y", "columns")
+    weights = _need(d, "weights")
+    if not isinstance(weights, list) or not weights:
+        raise ValueError(f"the dictionary: 'weights' must be a non-empty list; got {weights!r}.")
+    k, p = len(weights), len(features)
+    params = _read_params(d, k, p, "the dictionary")
+    n = _integer(d, "n_samples", "the dictionary")
+    data = _fitted_data(X, y, n, features)
+    setting = _need(d, "sigma_setting")
+    if setting not in ("known", "shared", "component"):
+        raise ValueError(
+            f"'sigma_setting' must be 'known', 'shared' or 'component'; got {_short(setting)}."
         )
-        for o in _need(d, "census")
-    )
     cov = d.get("covariance")
     kwargs: dict[str, Any] = dict(
         **params,
-        sigma_setting=str(_need(d, "sigma_setting")),
-        loglik=float(_need(d, "loglik")),
-        loglik_trace=np.asarray(_need(d, "loglik_trace"), dtype=float),
-        n_iter=int(_need(d, "n_iter")),
-        converged=bool(_need(d, "converged")),
-        degenerate=bool(d.get("degenerate", False)),
-        responsibilities=resp,
-        starts=starts,
-        optima=optima,
-        fit_intercept=bool(_need(d, "fit_intercept")),
-        feature_names=features,
-        target_name=str(_need(columns, "y", "columns")),
+        sigma_setting=setting,
+        loglik=_number(d, "loglik", "the dictionary", null=-math.inf),
+        loglik_trace=_coerce("loglik_trace", _need(d, "loglik_trace"), "the dictionary"),
+        n_iter=_integer(d, "n_iter", "the dictionary"),
+        converged=_flag(d, "converged", "the dictionary"),
+        degenerate=_flag(d, "degenerate", "the dictionary", default=False),
+        responsibilities=_read_responsibilities(d, data, params, n),
+        starts=tuple(_read_start(s, k, p) for s in _list(d, "starts")),
+        optima=tuple(_read_optimum(o, k, p) for o in _list(d, "census")),
+        fit_intercept=_flag(d, "fit_intercept", "the dictionary"),
+        feature_names=list(features),
+        target_name=str(target),
         n_samples=n,
-        covariance=None if cov is None else np.asarray(cov, dtype=float),
+        covariance=None
+        if cov is None
+        else _floats(cov, "covariance", "the dictionary", null=math.nan),
         se_names=[str(s) for s in d.get("se_names", [])],
         standard_errors=_read_se(d.get("standard_errors", {})),
     )
     names = {f.name for f in dataclasses.fields(EMResult)}
-    for key, value in d.get("extra", {}).items():
+    extra = d.get("extra", {})
+    if not isinstance(extra, dict):
+        raise ValueError(f"'extra' must be a JSON object; got {_short(extra)}.")
+    for key, value in extra.items():
         if key in names:
-            kwargs[key] = _coerce(key, value)
+            kwargs[key] = _coerce(key, value, "extra")
     return EMResult(**{key: value for key, value in kwargs.items() if key in names})

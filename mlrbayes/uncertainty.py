@@ -34,12 +34,13 @@ from typing import Any
 import numpy as np
 
 from . import likelihood as _lik
-from ._validation import check_X_y
 from .params import param_names
+from .spec import as_dataset
 
 __all__ = [
     "SingularInformationWarning",
     "free_param_names",
+    "nan_standard_errors",
     "observed_information",
     "standard_errors",
 ]
@@ -115,7 +116,8 @@ def _layout(k: int, p: int, fit_intercept: bool, sigma_setting: str):
 
 
 def _prepare(X, y, weights, intercept, coef, sigma, fit_intercept, sigma_setting):
-    Xa, ya, _, _ = check_X_y(X, y)
+    data = as_dataset(X, y)
+    Xa, ya = data.X, data.y
     w = np.asarray(weights, dtype=float).reshape(-1)
     k = w.shape[0]
     c = np.asarray(coef, dtype=float).reshape(k, -1)
@@ -156,8 +158,8 @@ def observed_information(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
+    X : array-like of shape (n_samples, n_features), or Dataset
+    y : array-like of shape (n_samples,), or None with a :class:`mlrbayes.spec.Dataset`
     weights : array-like of shape (K,)
     intercept : array-like of shape (K,)
         Zeros (or None) when ``fit_intercept=False``.
@@ -228,7 +230,8 @@ def observed_information(
     return info
 
 
-def _nan_se(k: int, p: int, fit_intercept: bool, sigma_setting: str) -> dict[str, Any]:
+def nan_standard_errors(k: int, p: int, fit_intercept: bool, sigma_setting: str) -> dict[str, Any]:
+    """Standard errors that are all NaN, with the keys and shapes of :func:`standard_errors`."""
     out: dict[str, Any] = {"weights": np.full(k, np.nan)}
     if fit_intercept:
         out["intercept"] = np.full(k, np.nan)
@@ -278,16 +281,9 @@ def standard_errors(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
-    weights : array-like of shape (K,)
-    intercept : array-like of shape (K,)
-        Zeros (or None) when ``fit_intercept=False``.
-    coef : array-like of shape (K, n_features)
-    sigma : float or array-like of shape (K,)
-        The known value, or the estimate (``"shared"``: one; ``"component"``: K).
-    fit_intercept : bool
-    sigma_setting : {"known", "shared", "component"}
+    X, y, weights, intercept, coef, sigma, fit_intercept, sigma_setting
+        The data and the estimate, as in :func:`observed_information` (``sigma``: the known
+        value, or the estimate: one when ``"shared"``, K when ``"component"``).
     feature_names : sequence of str, optional
         Predictor names for ``se_names``; ``x0, x1, ...`` by default.
 
@@ -349,7 +345,7 @@ def standard_errors(
             SingularInformationWarning,
             stacklevel=2,
         )
-        return None, names, _nan_se(k, p, fit_intercept, sigma_setting)
+        return None, names, nan_standard_errors(k, p, fit_intercept, sigma_setting)
     var = np.diag(cov)
     if np.any(var <= 0):
         warnings.warn(

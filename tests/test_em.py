@@ -14,11 +14,11 @@ from mlrbayes.em import (
     ConvergenceWarning,
     EMResult,
     NumericalWarning,
-    _init_binned,
     e_step,
     fit_em,
     m_step,
 )
+from mlrbayes.em.starts import init_binned
 from mlrbayes.uncertainty import SingularInformationWarning
 
 TRUE = {
@@ -137,7 +137,7 @@ def test_fused_iterates_equal_reference_steps(rng, mode):
 def test_init_binned_equal_groups(rng):
     X, y, _ = simulate(90, [0.5, 0.5], [0.0, 3.0], [[1.0], [-1.0]], 0.5, random_state=rng)
     Z = np.column_stack([np.ones(90), X])
-    B, w, s = _init_binned(Z, y, 3, None, "shared", None)
+    B, w, s = init_binned(Z, y, 3, None, "shared", None)
     order = np.argsort(y)
     rss = 0.0
     for j in range(3):
@@ -491,3 +491,140 @@ def test_compute_se_false_gives_same_fit_and_nan_errors():
     for key, value in fast.standard_errors.items():
         assert np.shape(value) == np.shape(full.standard_errors[key])
         assert np.all(np.isnan(value))
+
+
+def test_dataset_is_used_as_it_is_and_not_checked_again(monkeypatch):
+    """A checked Dataset gives the same fit as the raw arrays, and is not re-checked."""
+    import mlrbayes.spec as spec
+
+    X, y, _ = simulate(300, [0.5, 0.5], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=8)
+    ref = fit_em(X, y, 2, sigma="shared", n_init=3, random_state=0)
+    data = spec.as_dataset(pd.DataFrame({"dose": X[:, 0]}), pd.Series(y, name="tone"))
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a Dataset was checked again")
+
+    monkeypatch.setattr(spec, "check_X_y", fail)
+    res = fit_em(data, None, 2, sigma="shared", n_init=3, random_state=0)
+    np.testing.assert_array_equal(res.coef, ref.coef)
+    assert res.loglik == ref.loglik and res.feature_names == ["dose"]
+    assert res.target_name == "tone" and res.se_names == [
+        n.replace("x0", "dose") for n in ref.se_names
+    ]
+    assert res.score(data) == pytest.approx(ref.loglik / 300, rel=1e-12)
+    np.testing.assert_allclose(res.predict_proba(data), ref.responsibilities, atol=1e-10)
+    with pytest.raises(TypeError, match="pass y only with array-like X"):
+        fit_em(data, y, 2, sigma="shared")
+
+
+# ----------------------------------------------------------------------------- hostile runs
+def test_loglik_drop_is_never_convergence(monkeypatch):
+    """A pass whose log-likelihood drops by more than rounding: the start keeps the iterate
+    before the drop, is flagged decreased and not converged, and a NumericalWarning says so."""
+    import dataclasses
+
+    import mlrbayes.em.fit as fit_module
+    from mlrbayes.em.engine import InMemoryEngine
+
+    class DroppingEngine(InMemoryEngine):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.passes = 0
+
+        def accumulate(self, B, w, sigma):
+            stats = super().accumulate(B, w, sigma)
+            self.passes += 1
+            if self.passes == 3:  # the second iterate looks 500 log-units worse (a drop of 379)
+                return dataclasses.replace(stats, loglik=stats.loglik - 500.0)
+            return stats
+
+    X, y, _ = simulate(300, [0.5, 0.5], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=3)
+    start = {"weights": [0.5, 0.5], "intercept": [0.5, 3.0], "coef": [[0.5], [-0.5]]}
+    monkeypatch.setattr(fit_module, "InMemoryEngine", DroppingEngine)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = fit_em(X, y, 2, sigma="shared", init=start, n_init=1, compute_se=False)
+    msgs = [(r.category, str(r.message)) for r in rec]
+    assert any(c is NumericalWarning and "decreased by 379" in m for c, m in msgs), msgs
+    assert not any(c is ConvergenceWarning for c, _ in msgs)
+    first = res.starts[0]
+    assert first.decreased and not first.converged and not res.converged
+    # the kept parameters are the iterate before the drop: one iteration, its likelihood
+    assert res.n_iter == 1 and res.loglik_trace.shape == (2,)
+    assert np.all(np.diff(res.loglik_trace) > 0)
+    ll = L.mixture_loglik(X, y, res.weights, res.intercept, res.coef, res._sigma_k())
+    assert res.loglik == pytest.approx(ll, rel=1e-10)
+    assert res.loglik == res.loglik_trace[-1]
+
+
+def test_shared_sigma_needs_more_observations_than_coefficients():
+    """K * (p + 1) = n: the lines interpolate every point, shared sigma -> 0: refused."""
+    X = np.linspace(-1, 1, 20)[:, None]
+    y = np.sin(5 * X[:, 0])
+    with pytest.raises(ValueError, match=r"n_components=10 is more than .* at most K=9 .*K\*2 < n"):
+        fit_em(X, y, 10, sigma="shared")
+    with pytest.raises(ValueError, match=r"at most K=6 .*more observations than its 2"):
+        fit_em(X, y, 7, sigma="component")
+    with pytest.raises(ValueError) as info:
+        fit_em(X[:2], y[:2], 1, sigma="shared")
+    msg = str(info.value)
+    assert "2 observations are too few for n_components=1" in msg and "at least 3" in msg
+    assert "at most K=1" not in msg and "more than the data support" not in msg
+
+
+@pytest.mark.parametrize(
+    ("mode", "hint", "not_hint"),
+    [
+        ("component", "sigma='shared'", "known/shared"),
+        ("shared", "duplicated rows", "shared sigma"),
+    ],
+)
+def test_degeneracy_hint_depends_on_the_sigma_setting(mode, hint, not_hint):
+    x = np.linspace(-1, 1, 20)
+    y = np.r_[1 + x[:10], 5 - 2 * x[10:]]  # exactly on two lines
+    init = "binned" if mode == "shared" else _collapse_start(x[:, None], y)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fit_em(x, y, 2, sigma=mode, init=init, n_init=1, compute_se=False)
+    msg = next(str(r.message) for r in rec if "EM starts ended degenerate" in str(r.message))
+    assert hint in msg and not_hint not in msg
+
+
+def test_extreme_outlier_is_named_and_overflowing_y_refused():
+    X, y, _ = simulate(200, [0.5, 0.5], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=1)
+    y[17] = 1e20
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = fit_em(X, y, 2, sigma="shared", n_init=2, random_state=0, compute_se=False)
+    extreme = [str(r.message) for r in rec if "extreme value" in str(r.message)]
+    assert len(extreme) == 1 and "row 17 (y = 1e+20)" in extreme[0]
+    assert any("row 17" in note for note in res.notes)
+    y[17] = 1e308
+    with pytest.raises(ValueError, match=r"y has a value of 1e\+308 \(row 17\).*Rescale"):
+        fit_em(X, y, 2, sigma="shared")
+    with pytest.raises(ValueError, match=r"predictor 'x0' has a value of -1e\+200"):
+        fit_em(np.where(np.arange(200)[:, None] == 3, -1e200, X), np.sin(X[:, 0]), 2, sigma=1.0)
+
+
+def test_far_apart_clusters_are_not_called_extreme():
+    """Two lines 1e9 apart are data a mixture models, not outliers: no warning."""
+    X, y, _ = simulate(300, [0.5, 0.5], [0.0, 1e9], [[1.0], [-1.0]], 0.5, random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = fit_em(X, y, 2, sigma="shared", n_init=2, random_state=0)
+    np.testing.assert_allclose(np.sort(res.intercept), [0.0, 1e9], atol=0.2)
+    assert res.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("seed", "exc", "match"),
+    [
+        (-5, ValueError, "from 0 to 2\\*\\*64-1 .* got -5"),
+        (2**64, ValueError, "got 18446744073709551616"),
+        (1.5, TypeError, "got 1.5"),
+        (True, TypeError, "got True"),
+    ],
+)
+def test_bad_random_state_gets_our_message(seed, exc, match):
+    with pytest.raises(exc, match=match):
+        fit_em(X0, Y0, 2, sigma=1.0, random_state=seed)

@@ -166,3 +166,22 @@ def test_known_sigma_and_no_intercept():
     assert "sigma" not in m.standard_errors_ and "intercept" not in m.standard_errors_
     np.testing.assert_allclose(np.sort(m.coef_[:, 0]), [-2.0, 2.0], atol=0.1)
     assert list(m.feature_names_in_) == ["x0"]
+
+
+def test_fit_and_score_a_dataset(data, monkeypatch):
+    import mlrbayes.spec as spec
+
+    X, y, _ = data
+    ref = MixtureRegressionEM(2, random_state=0).fit(X, y)
+    ds = spec.as_dataset(X, y)
+    ref_score, ref_aic = ref.score(X, y), ref.aic()
+
+    def fail(*args):
+        raise AssertionError("a Dataset was checked again")
+
+    monkeypatch.setattr(spec, "check_X_y", fail)
+    m = MixtureRegressionEM(2, random_state=0).fit(ds)
+    np.testing.assert_array_equal(m.coef_, ref.coef_)
+    assert list(m.feature_names_in_) == list(ref.feature_names_in_)
+    assert m.score(ds) == pytest.approx(ref_score, rel=1e-12)
+    assert m.aic(ds) == pytest.approx(ref_aic, rel=1e-12)

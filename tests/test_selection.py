@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mlrbayes.selection as S
@@ -117,3 +118,18 @@ def test_too_many_components_and_n_components_argument():
         select_components(X, y, [1, 6])
     with pytest.raises(TypeError, match="not n_components"):
         select_components(X, y, [1], n_components=2)
+
+
+def test_dataset_is_checked_once(monkeypatch):
+    import mlrbayes.spec as spec
+
+    X, y, _ = simulate(200, [0.5, 0.5], [0.0, 6.0], [[1.0], [-1.0]], 0.5, random_state=0)
+    ref = select_components(X, y, [1, 2], n_init=2, random_state=0)
+    data = spec.as_dataset(X, y)
+
+    def fail(*args):
+        raise AssertionError("a Dataset was checked again")
+
+    monkeypatch.setattr(spec, "check_X_y", fail)
+    table = select_components(data, None, [1, 2], n_init=2, random_state=0)
+    pd.testing.assert_frame_equal(table, ref)

@@ -102,7 +102,7 @@ def _assert_same(a: EMResult, b: EMResult):
 def test_round_trip_through_json_text_is_exact(sigma_setting, fit_intercept):
     res, X, y = _hand_result(sigma_setting, fit_intercept)
     d = em_to_dict(res)
-    text = json.dumps(d, allow_nan=True)
+    text = json.dumps(d, allow_nan=False)
     back = em_from_dict(json.loads(text))
     _assert_same(res, back)
     assert back.icl == res.icl and back.bic == res.bic and back.aic == res.aic
@@ -140,7 +140,7 @@ def test_required_cli_keys_and_values():
 
 def test_nan_standard_errors_and_missing_covariance_survive():
     res, _, _ = _hand_result("component", singular=True)
-    text = json.dumps(em_to_dict(res), allow_nan=True)
+    text = json.dumps(em_to_dict(res), allow_nan=False)
     back = em_from_dict(json.loads(text))
     assert back.covariance is None
     assert np.all(np.isnan(back.standard_errors["weights"]))
@@ -187,7 +187,7 @@ def test_fit_em_result_round_trip_keeps_census_traces_and_notes():
 
     X, y, _ = simulate(150, [0.5, 0.5], [0.0, 3.0], [[1.0], [-1.0]], [0.4, 0.7], random_state=4)
     res = fit_em(X, y, 2, sigma="component", n_init=4, random_state=2)
-    back = em_from_dict(json.loads(json.dumps(em_to_dict(res), allow_nan=True)))
+    back = em_from_dict(json.loads(json.dumps(em_to_dict(res), allow_nan=False)))
     _assert_same(res, back)
     assert all(s.loglik_trace is not None for s in back.starts)
     assert back.standard_errors["sigma"].shape == (2,)
@@ -195,3 +195,78 @@ def test_fit_em_result_round_trip_keeps_census_traces_and_notes():
     # a fitted result read back can seed a new fit
     again = fit_em(X, y, 2, sigma="component", n_init=1, init=back, random_state=0)
     assert again.loglik == pytest.approx(res.loglik, abs=1e-6)
+
+
+def _strict(text: str):
+    def refuse(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_em_json_is_strict_and_nulls_read_back_losslessly():
+    """NaN standard errors and a -inf log-likelihood (a start that collapsed at once) are
+    written as null and read back as NaN and -inf."""
+    res, _, _ = _hand_result("component", singular=True)
+    collapsed = dataclasses.replace(
+        res.starts[1], loglik=-np.inf, loglik_trace=np.array([-np.inf]), notes=("collapsed",)
+    )
+    res = dataclasses.replace(res, starts=(res.starts[0], collapsed, res.starts[2]))
+    d = em_to_dict(res)
+    text = json.dumps(d)  # default allow_nan=True: strictness comes from em_to_dict itself
+    data = _strict(text)
+    assert data["standard_errors"]["weights"] == [None, None]
+    assert data["starts"][1]["loglik"] is None and data["starts"][1]["loglik_trace"] == [None]
+    back = em_from_dict(data)
+    assert np.all(np.isnan(back.standard_errors["weights"]))
+    assert back.starts[1].loglik == -np.inf
+    np.testing.assert_array_equal(back.starts[1].loglik_trace, [-np.inf])
+    assert back.starts[1].notes == ("collapsed",)
+    _assert_same(res, back)
+
+
+def test_fit_em_json_is_strict_with_nan_standard_errors():
+    from mlrbayes.em import fit_em
+
+    X, y, _ = simulate(120, [0.5, 0.5], [0.0, 3.0], [[1.0], [-1.0]], 0.4, random_state=4)
+    res = fit_em(X, y, 2, sigma="shared", n_init=2, random_state=0, compute_se=False)
+    text = json.dumps(em_to_dict(res))
+    back = em_from_dict(_strict(text))
+    assert set(back.standard_errors) == set(res.standard_errors)
+    for key, value in back.standard_errors.items():
+        assert np.all(np.isnan(value)) and np.shape(value) == np.shape(res.standard_errors[key])
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "match"),
+    [
+        (("sigma",), -1.0, "'sigma' must be a positive number"),
+        (("sigma",), None, "null"),
+        (("weights",), [0.5, 0.4], r"'weights' must be non-negative and sum to 1"),
+        (("weights",), [1.2, -0.2], r"'weights' must be non-negative"),
+        (("weights",), "ab", "'weights' must be a non-empty list"),
+        (("coef",), [[1.0, 2.0]], r"'coef' must have shape \(2, 2\)"),
+        (("coef",), [["a", 1.0], [1.0, 2.0]], "'coef' must hold numbers"),
+        (("intercept",), [1.0, None], "'intercept' has a null"),
+        (("loglik",), "high", "'loglik' must be a number"),
+        (("n_iter",), 2.5, "'n_iter' must be an integer"),
+        (("converged",), "yes", "'converged' must be true or false"),
+        (("starts",), {"a": 1}, "'starts' must be a list"),
+        (("starts", 0), 7, "a start must be a JSON object"),
+        (("starts", 0, "sigma"), 0.0, "a start: 'sigma' must be a positive"),
+        (("census", 0, "weights"), [0.6, 0.6], "a census entry: 'weights' must be"),
+        (("responsibilities",), [[0.5, 0.5]], r"'responsibilities' must have shape \(60, 2\)"),
+        (("sigma_setting",), "both", "'sigma_setting' must be"),
+        (("columns", "x"), "height", "columns: 'x' must be a list of names"),
+        (("version",), "1", "'version' must be an integer"),
+    ],
+)
+def test_malformed_em_json_names_the_key(path, value, match):
+    res, _, _ = _hand_result("component")
+    d = json.loads(json.dumps(em_to_dict(res)))
+    target = d
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ValueError, match=match):
+        em_from_dict(d)

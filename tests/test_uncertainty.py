@@ -274,3 +274,14 @@ def test_standard_errors_are_scale_equivariant(scale):
     np.testing.assert_allclose(out["intercept"], ref["intercept"] * scale, rtol=1e-8)
     np.testing.assert_allclose(out["coef"], ref["coef"] * scale, rtol=1e-8)
     assert out["sigma"] == pytest.approx(ref["sigma"] * scale, rel=1e-8)
+
+
+def test_standard_errors_of_a_dataset_equal_those_of_arrays():
+    from mlrbayes.spec import as_dataset
+
+    X, y, _ = simulate(300, [0.4, 0.6], [0.0, 5.0], [[1.0], [-1.0]], 0.3, random_state=0)
+    w, b, c, s = [0.4, 0.6], [0.05, 4.9], [[1.02], [-0.98]], 0.31
+    ref = standard_errors(X, y, w, b, c, s, sigma_setting="shared")
+    out = standard_errors(as_dataset(X, y), None, w, b, c, s, sigma_setting="shared")
+    np.testing.assert_array_equal(out[0], ref[0])
+    assert out[1] == ref[1]

@@ -173,3 +173,51 @@ def test_positive_int_float_and_choice():
         check_choice("kmeans", "init", ["auto", "random"])
     with pytest.raises(ValueError, match="init=3"):
         check_choice(3, "init", ["auto"])
+
+
+@pytest.mark.parametrize(
+    ("seed", "exc", "match"),
+    [
+        (-5, ValueError, r"from 0 to 2\*\*64-1 = 18446744073709551615; got -5"),
+        (np.int64(-5), ValueError, "got -5"),
+        (2**64, ValueError, "got 18446744073709551616"),
+        (1.5, TypeError, r"got 1.5 \(float\)"),
+        (np.float64(3.0), TypeError, r"got np.float64\(3.0\)"),
+        (True, TypeError, r"got True \(bool\)"),
+        ("7", TypeError, "got '7'"),
+    ],
+)
+def test_check_random_state_gives_our_message_for_every_bad_value(seed, exc, match):
+    from mlrbayes._validation import check_seed
+
+    with pytest.raises(exc, match=match):
+        check_random_state(seed)
+    with pytest.raises(exc, match=match):
+        check_seed(seed)
+
+
+def test_largest_seed_is_accepted():
+    from mlrbayes._validation import check_seed
+
+    assert check_seed(2**64 - 1) == 2**64 - 1 and check_seed(np.uint64(3)) == 3
+    assert check_random_state(2**64 - 1).integers(10) == np.random.default_rng(2**64 - 1).integers(
+        10
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "kmax"),
+    [("known", 10), ("shared", 9), ("component", 6)],  # n = 20, 2 coefficients per line
+)
+def test_n_components_bound_by_sigma_setting(setting, kmax):
+    assert check_n_components(kmax, 20, 2, sigma_setting=setting) == kmax
+    with pytest.raises(ValueError, match=f"at most K={kmax} "):
+        check_n_components(kmax + 1, 20, 2, sigma_setting=setting)
+
+
+def test_n_components_one_too_many_for_the_data():
+    with pytest.raises(ValueError) as info:
+        check_n_components(1, 2, 2, sigma_setting="shared")
+    msg = str(info.value)
+    assert msg.startswith("2 observations are too few for n_components=1")
+    assert "at least 3" in msg and "at most" not in msg

@@ -1,0 +1,45 @@
+r"""EM for mixtures of linear regressions: results, census of local optima, and the fitter.
+
+The model (see :mod:`mlrbayes.likelihood`) is
+
+.. math::
+
+    y_i \sim \sum_{k=1}^K \pi_k \, \mathcal{N}(b_k + c_k^\top x_i,\ \sigma_k^2).
+
+:func:`fit_em` runs ``n_init`` EM starts (Dempster, Laird & Rubin 1977; for regression mixtures
+DeSarbo & Cron 1988), keeps every start in a census, groups the starts into distinct local optima
+(up to relabelling of the components) and returns the best non-degenerate one as an
+:class:`EMResult`.
+
+Modules, in the order the data flow through them:
+
+* :mod:`~mlrbayes.em.scaling` — standardisation and the way back to the user's units;
+* :mod:`~mlrbayes.em.starts` — initialisation strategies;
+* :mod:`~mlrbayes.em.engine` — one pass over the data returning the sufficient statistics
+  (in memory; the loop sees the data only through this interface);
+* :mod:`~mlrbayes.em.kernels` — the array mathematics: :func:`e_step` and :func:`m_step`
+  written plainly (the reference), the weighted least-squares solve, the M-step from the
+  sufficient statistics and the one sigma update both M-steps share;
+* :mod:`~mlrbayes.em.loop` — the iterations of one start (:class:`~mlrbayes.em.loop.StartState`);
+* :mod:`~mlrbayes.em.census` — grouping starts into distinct optima;
+* :mod:`~mlrbayes.em.fit` — :func:`fit_em`, a short sequence of calls to the above;
+* :mod:`~mlrbayes.em.result` — :class:`EMResult`, :class:`StartResult`, :class:`Optimum` and the
+  warning classes.
+
+Pure NumPy/SciPy; it never imports PyMC.
+"""
+
+from .fit import fit_em
+from .kernels import e_step, m_step
+from .result import ConvergenceWarning, EMResult, NumericalWarning, Optimum, StartResult
+
+__all__ = [
+    "ConvergenceWarning",
+    "EMResult",
+    "NumericalWarning",
+    "Optimum",
+    "StartResult",
+    "e_step",
+    "fit_em",
+    "m_step",
+]

@@ -1,0 +1,388 @@
+"""fit_em: the EM fit from several starts, as a short sequence of small steps.
+
+checks -> standardise -> one :func:`~mlrbayes.em.loop.run_start` per start -> census ->
+original units -> warnings -> responsibilities and standard errors -> :class:`EMResult`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .._validation import (
+    check_n_components,
+    check_positive_float,
+    check_positive_int,
+    check_random_state,
+    check_sigma,
+)
+from ..spec import Dataset, ModelSpec, as_dataset, sigma_setting
+from ..uncertainty import free_param_names, nan_standard_errors, standard_errors
+from .census import census
+from .engine import InMemoryEngine
+from .kernels import ROW_BLOCK
+from .loop import LoopSettings, StartState, run_start
+from .result import ConvergenceWarning, EMResult, NumericalWarning, Optimum, StartResult
+from .scaling import Scaling, check_scale, standardise
+from .starts import check_init, start_parameters
+
+__all__ = ["fit_em"]
+
+
+def fit_em(
+    X: Any,
+    y: Any,
+    n_components: int,
+    *,
+    sigma: float | str | np.ndarray,
+    fit_intercept: bool = True,
+    n_init: int = 10,
+    init: str | Mapping[str, Any] | EMResult | Optimum | StartResult = "auto",
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+    random_state: int | np.random.Generator | None = None,
+    min_weight: float = 1e-8,
+    min_sigma_ratio: float = 1e-4,
+    chunk_size: int = ROW_BLOCK,
+    compute_se: bool = True,
+) -> EMResult:
+    """Fit a mixture of linear regressions by EM from several starts.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features), or Dataset
+        Predictors (a pandas DataFrame keeps its column names as ``feature_names``), or a
+        checked :class:`mlrbayes.spec.Dataset` (then ``y`` is None and nothing is re-checked).
+    y : array-like of shape (n_samples,) or None
+        Response (a named pandas Series gives ``target_name``); None with a ``Dataset``.
+    n_components : int
+        K >= 1, with d = n_features (+ 1 with an intercept) coefficients per line: known
+        sigma needs K * d <= n_samples, shared sigma K * d < n_samples (at equality the lines
+        interpolate every point and sigma -> 0), per-component sigma K * (d + 1) <= n_samples.
+    sigma : float, ndarray of shape (K,), "shared" or "component"
+        Required. A positive number (or K numbers) is the known, fixed noise sd; ``"shared"``
+        estimates one sd by maximum likelihood; ``"component"`` one per component (the
+        likelihood is then unbounded; collapsing starts are stopped and flagged degenerate).
+    fit_intercept : bool, default True
+    n_init : int, default 10
+        Number of EM starts.
+    init : {"auto", "random", "binned"}, dict or EMResult/Optimum/StartResult, default "auto"
+        ``"random"``: responsibilities drawn from a flat Dirichlet, then an M-step.
+        ``"binned"``: sort by y into K contiguous groups and fit each (as mixtools'
+        ``regmix.init``); start 0 uses equal groups, later starts random group sizes.
+        ``"auto"``: start 0 binned (equal groups), the others random. Explicit parameters
+        (``weights``, ``intercept``, ``coef`` and optionally ``sigma``, which is ignored when
+        sigma is known; a fitted result works) are start 0; the other ``n_init - 1`` starts
+        are random.
+    tol : float, default 1e-8
+        Convergence when the log-likelihood gain of an iteration, per observation, is below
+        ``tol`` (an absolute criterion on the mean log-likelihood, so it does not depend on
+        the units of y). A drop larger than rounding error (``1e-10 * (|loglik| + n)``) is
+        never convergence: the start stops at the iterate before the drop, which it keeps,
+        and is flagged ``decreased`` (not converged), with a warning.
+    max_iter : int, default 1000
+        Iterations per start.
+    random_state : int, Generator or None
+        Seeds one generator per start (``Generator.spawn``), so results are reproducible.
+    min_weight : float, default 1e-8
+        A component whose weight falls to ``min_weight`` or below is emptied: kept with weight
+        0 and its last coefficients (and sd), flagged degenerate, with a warning.
+    min_sigma_ratio : float, default 1e-4
+        Per-component sigma: a component with ``sigma_k < min_sigma_ratio * max_j sigma_j`` is
+        collapsing (the start is stopped, degenerate); one that ends with fewer than
+        ``n_features + 2`` effective observations is flagged degenerate.
+    chunk_size : int, default 16384
+        Rows per block of the fused pass (memory O(chunk_size)).
+    compute_se : bool, default True
+        Compute Louis (1982) standard errors at the estimate. On very large data this costs
+        about as much as ten EM iterations; with False, ``covariance`` is None and every
+        standard error is NaN (same keys and ``se_names``).
+
+    Returns
+    -------
+    EMResult
+        The best non-degenerate start (the best degenerate one, with a warning, if all are),
+        with ``starts`` (every start) and ``optima`` (distinct optima: same log-likelihood
+        within ``1e-4 * n`` and parameters within 0.02 in standardised units after optimal
+        relabelling; non-degenerate first, each by decreasing log-likelihood; ``optima[0]``
+        is the returned one) and observed-information standard errors
+        (:func:`mlrbayes.uncertainty.standard_errors`; a constant predictor's coefficient is
+        fixed at 0, has SE NaN and is left out of ``covariance``/``se_names``).
+
+        A start is *degenerate* when a component emptied (weight <= ``min_weight``), a
+        per-component sd collapsed (see ``min_sigma_ratio``), or an estimated sd fell to the
+        rounding level of y (``16 * eps * max|y|``: the lines fit the data exactly). The
+        likelihood is unbounded or meaningless there, so such starts are stopped, flagged,
+        kept in the census, and not chosen while a non-degenerate start exists.
+
+    Warns
+    -----
+    ConvergenceWarning
+        The returned start stopped at ``max_iter``.
+    NumericalWarning
+        Constant or all-zero predictors (coefficient set to 0), singular weighted least squares
+        (minimum-norm solution), emptied components, all starts degenerate, a log-likelihood
+        drop, values of y more than 1e12 median absolute deviations from its median (the
+        rows are named: they dominate the fit).
+
+    Raises
+    ------
+    ValueError
+        Bad settings or data (messages quote the value), too many components for the data,
+        or a value of ``|y|`` or ``|X|`` above 1e150 (its square overflows: rescale).
+
+    Notes
+    -----
+    Data are standardised internally (y and the columns of X centred and scaled), so very
+    large or very small scales give finite log-likelihoods; estimates are transformed back.
+    Each iteration is one pass over the rows in blocks of ``chunk_size``: E-step by
+    log-sum-exp and accumulation of ``sum gamma``, ``Z^T diag(gamma_k) Z``, ``Z^T (gamma_k r_k)``
+    and ``sum gamma_k r_k^2``; the M-step solves each component's weighted normal equations by
+    Cholesky of the unit-diagonal Gram matrix (minimum-norm fallback when singular).
+
+    Examples
+    --------
+    >>> from mlrbayes import simulate
+    >>> X, y, _ = simulate(300, [0.5, 0.5], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=1)
+    >>> res = fit_em(X, y, 2, sigma="shared", random_state=0)
+    >>> np.sort(res.coef[:, 0]).round(1).tolist(), round(res.sigma, 1), res.converged
+    ([-1.0, 1.0], 0.5, True)
+    >>> [(round(o.loglik, 1), o.count) for o in res.optima]  # census: all 10 starts agree
+    [(-406.3, 10)]
+    """
+    data = as_dataset(X, y)
+    spec = _check_model(data, n_components, sigma, fit_intercept)
+    n_init = check_positive_int(n_init, "n_init")
+    cfg = _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, spec.sigma_setting)
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    strategy, given = check_init(init, spec.n_components, data.n_features, spec.fit_intercept)
+    rngs = check_random_state(random_state).spawn(n_init)
+
+    data_notes = check_scale(data.X, data.y, data.feature_names, data.target_name)
+    for note in data_notes:
+        warnings.warn(note + ".", NumericalWarning, stacklevel=2)
+    Z, ys, scaling = _standardised(data, spec)
+    cfg = _with_scale(cfg, data, scaling)
+    engine = InMemoryEngine(Z, ys, spec.n_components, chunk_size)
+    known = spec.sigma_known
+    s_known = None if known is None else known / scaling.y_scale
+    states = []
+    for i in range(n_init):
+        *start, kind = start_parameters(
+            i, strategy, given, Z, ys, spec.n_components, rngs[i], cfg.mode, s_known, scaling
+        )
+        states.append(run_start(engine, *start, cfg, init=kind))
+
+    groups = census(states, data.n_samples, cfg.mode)
+    starts, optima = _census_results(states, groups, scaling, spec, data.n_samples)
+    best, bs = states[groups[0][0]], starts[groups[0][0]]
+    _warn_outcome(best, n_init, cfg, data.n_samples)
+    resp = engine.responsibilities(best.B, best.weights, best.sigma)
+    del engine, Z, ys
+    covariance, se_names, se = _standard_errors(data, bs, scaling, spec, compute_se)
+    return EMResult(
+        weights=bs.weights,
+        intercept=bs.intercept,
+        coef=bs.coef,
+        sigma=bs.sigma,
+        sigma_setting=cfg.mode,
+        loglik=bs.loglik,
+        loglik_trace=bs.loglik_trace,
+        n_iter=bs.n_iter,
+        converged=bs.converged,
+        degenerate=bs.degenerate,
+        responsibilities=resp,
+        starts=starts,
+        optima=optima,
+        fit_intercept=spec.fit_intercept,
+        feature_names=list(data.feature_names),
+        target_name=data.target_name,
+        n_samples=data.n_samples,
+        covariance=covariance,
+        se_names=list(se_names),
+        standard_errors=se,
+        notes=data_notes + best.notes,
+    )
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_model(data: Dataset, n_components: Any, sigma: Any, fit_intercept: Any) -> ModelSpec:
+    """K, sigma and the intercept, checked against the size of the data."""
+    if not isinstance(fit_intercept, bool | np.bool_):
+        raise TypeError(f"fit_intercept must be True or False; got {fit_intercept!r}.")
+    mode = sigma_setting(check_sigma(sigma, None))
+    d_full = data.n_features + int(fit_intercept)
+    k = check_n_components(n_components, data.n_samples, d_full, sigma_setting=mode)
+    return ModelSpec(k, sigma, bool(fit_intercept))
+
+
+def _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, mode: str) -> LoopSettings:
+    max_iter = check_positive_int(max_iter, "max_iter")
+    tol = check_positive_float(tol, "tol")
+    min_weight = float(min_weight)
+    if not 0.0 <= min_weight < 1.0:
+        raise ValueError(f"min_weight must be in [0, 1); got {min_weight!r}.")
+    min_sigma_ratio = float(min_sigma_ratio)
+    if not 0.0 <= min_sigma_ratio < 1.0:
+        raise ValueError(f"min_sigma_ratio must be in [0, 1); got {min_sigma_ratio!r}.")
+    return LoopSettings(mode, tol, max_iter, min_weight, min_sigma_ratio)
+
+
+def _with_scale(cfg: LoopSettings, data: Dataset, scaling: Scaling) -> LoopSettings:
+    """Add the units: sigma below a few ulps of the largest |y| is rounding error, not noise."""
+    floor = 16.0 * np.finfo(float).eps * float(np.max(np.abs(data.y))) / scaling.y_scale
+    return dataclasses.replace(cfg, sigma_floor=floor, y_scale=scaling.y_scale)
+
+
+def _standardised(data: Dataset, spec: ModelSpec):
+    """``(Z, ys, scaling)``; warns about constant (or all-zero) predictors left out."""
+    Z, ys, scaling = standardise(data.X, data.y, spec.fit_intercept)
+    dropped = [data.feature_names[j] for j in np.flatnonzero(~scaling.kept)]
+    if dropped:
+        what = "constant" if spec.fit_intercept else "all zero"
+        warnings.warn(
+            f"predictor(s) {dropped} are {what}; their coefficients are set to 0"
+            + (" (the intercept absorbs a constant)" if spec.fit_intercept else "")
+            + ". Drop them to silence this warning.",
+            NumericalWarning,
+            stacklevel=3,
+        )
+    if Z.shape[1] == 0:
+        raise ValueError(
+            "no usable predictor: every column of X is zero and fit_intercept=False; pass "
+            "non-zero predictors or set fit_intercept=True."
+        )
+    return Z, ys, scaling
+
+
+# ----------------------------------------------------------------------------- results
+def _original_units(state: StartState, scaling: Scaling, spec: ModelSpec):
+    """``(weights, intercept, coef, sigma)`` of a start in the user's units."""
+    b, c, s = scaling.from_std(state.B, state.sigma)
+    if spec.sigma_setting == "known":
+        s_out: float | np.ndarray = (
+            float(spec.sigma) if np.ndim(spec.sigma) == 0 else np.array(spec.sigma, dtype=float)
+        )
+    elif spec.sigma_setting == "shared":
+        s_out = float(s[0])
+    else:
+        s_out = s
+    return state.weights.copy(), b, c, s_out
+
+
+def _census_results(states, groups, scaling: Scaling, spec: ModelSpec, n: int):
+    """Every start as a :class:`StartResult` and every group as an :class:`Optimum`."""
+    log_sy = n * math.log(scaling.y_scale)  # log-likelihood of y vs of standardised y
+    optimum_of = {i: g_idx for g_idx, g in enumerate(groups) for i in g}
+    starts = []
+    for i, st in enumerate(states):
+        w, b, c, s_out = _original_units(st, scaling, spec)
+        starts.append(
+            StartResult(
+                start=i,
+                init=st.init,
+                loglik=float(st.loglik - log_sy),
+                weights=w,
+                intercept=b,
+                coef=c,
+                sigma=s_out,
+                n_iter=st.n_iter,
+                converged=bool(st.converged),
+                degenerate=bool(st.degenerate),
+                optimum=optimum_of[i],
+                loglik_trace=st.trace - log_sy,
+                notes=st.notes,
+                decreased=st.decreased,
+            )
+        )
+    optima = tuple(
+        Optimum(
+            loglik=starts[g[0]].loglik,
+            weights=starts[g[0]].weights,
+            intercept=starts[g[0]].intercept,
+            coef=starts[g[0]].coef,
+            sigma=starts[g[0]].sigma,
+            count=len(g),
+            starts=tuple(sorted(g)),
+            degenerate=starts[g[0]].degenerate,
+        )
+        for g in groups
+    )
+    return tuple(starts), optima
+
+
+_DEGENERACY_HINT = {
+    "component": "Try fewer components, more starts, or sigma='shared' (one sd for all "
+    "components keeps the likelihood bounded).",
+    "shared": "Try fewer components or more starts; a shared sd near 0 means the lines pass "
+    "through (almost) every point: check for duplicated rows or too few observations.",
+    "known": "Try fewer components or more starts; with a known sigma a component empties "
+    "when no observations lie near its line: check that sigma is on the scale of y.",
+}
+
+
+def _warn_outcome(best: StartState, n_init: int, cfg: LoopSettings, n: int) -> None:
+    """The returned start's notes, and whether it is degenerate or unconverged."""
+    for note in best.notes:
+        warnings.warn(note + ".", NumericalWarning, stacklevel=3)
+    if best.degenerate:
+        warnings.warn(
+            f"all {n_init} EM starts ended degenerate (a component emptied or collapsed); the "
+            f"best of them is returned. {_DEGENERACY_HINT[cfg.mode]}",
+            NumericalWarning,
+            stacklevel=3,
+        )
+    elif not best.converged and not best.decreased:  # a drop was warned about in its note
+        tr = best.trace
+        gain = (tr[-1] - tr[-2]) / n if tr.shape[0] > 1 else float("nan")
+        warnings.warn(
+            f"EM did not converge in max_iter={cfg.max_iter} iterations (last log-likelihood "
+            f"gain per observation {gain:.3g} > tol={cfg.tol:g}); increase max_iter or loosen "
+            "tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def _standard_errors(data: Dataset, bs: StartResult, scaling: Scaling, spec, compute_se: bool):
+    """Louis standard errors at the estimate; a dropped predictor's coefficient has SE NaN."""
+    k, p = spec.n_components, data.n_features
+    mode = spec.sigma_setting
+    if not compute_se:
+        names = free_param_names(
+            k, data.feature_names, fit_intercept=spec.fit_intercept, sigma_setting=mode
+        )
+        return None, names, nan_standard_errors(k, p, spec.fit_intercept, mode)
+    kept = scaling.kept
+    sub = (
+        data
+        if kept.all()
+        else Dataset(
+            np.ascontiguousarray(data.X[:, kept]),
+            data.y,
+            tuple(f for f, keep in zip(data.feature_names, kept, strict=True) if keep),
+            data.target_name,
+        )
+    )
+    covariance, se_names, se = standard_errors(
+        sub,
+        None,
+        bs.weights,
+        bs.intercept,
+        bs.coef[:, kept],
+        bs.sigma,
+        fit_intercept=spec.fit_intercept,
+        sigma_setting=mode,
+        feature_names=list(sub.feature_names),
+    )
+    if not kept.all():  # dropped (constant) predictors: coefficient fixed at 0, no SE
+        se = dict(se)
+        full = np.full((k, p), np.nan)
+        full[:, kept] = se["coef"]
+        se["coef"] = full
+    return covariance, se_names, se
