@@ -512,7 +512,7 @@ def test_dataset_is_used_as_it_is_and_not_checked_again(monkeypatch):
         n.replace("x0", "dose") for n in ref.se_names
     ]
     assert res.score(data) == pytest.approx(ref.loglik / 300, rel=1e-12)
-    np.testing.assert_allclose(res.predict_proba(data), ref.responsibilities, atol=1e-10)
+    np.testing.assert_allclose(res.membership(data), ref.responsibilities, atol=1e-10)
     with pytest.raises(TypeError, match="pass y only with array-like X"):
         fit_em(data, y, 2, sigma="shared")
 

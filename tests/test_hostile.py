@@ -183,7 +183,7 @@ def test_estimator_hostile_frames(case):
     if res is not None:
         _finite_result(est.weights_, est.intercept_, est.coef_, est.sigma_,
                        est.result_.loglik, est.result_.loglik_trace)  # fmt: skip
-        assert np.all(np.isfinite(est.predict(df.to_numpy(dtype=float))))
+        assert np.all(np.isfinite(est.predict(df)))
 
 
 @SETTINGS

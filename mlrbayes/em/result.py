@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .. import likelihood as _lik
-from .._validation import check_random_state, check_X
+from .._validation import check_X
 from ..params import param_names
 from ..spec import Dataset, as_dataset
+from . import predict as _predict
 
 __all__ = ["ConvergenceWarning", "EMResult", "NumericalWarning", "Optimum", "StartResult"]
 
@@ -223,8 +224,9 @@ class EMResult:
         )
 
     # ------------------------------------------------------------------ prediction
+    # Thin methods over :mod:`mlrbayes.em.predict`; they check the new data first.
     def _sigma_k(self) -> np.ndarray:
-        return np.broadcast_to(np.asarray(self.sigma, dtype=float), (self.n_components,))
+        return _predict.component_sds(self)
 
     def _check_new_X(self, X) -> np.ndarray:
         Xa = X.X if isinstance(X, Dataset) else check_X(X)[0]
@@ -241,35 +243,67 @@ class EMResult:
         return data
 
     def predict_proba(self, X, y=None) -> np.ndarray:
-        """Membership probabilities of new observations, shape (n, K).
+        """Prior membership probabilities of new rows, shape (n, K).
 
-        ``X`` of shape (n, p) and ``y`` of shape (n,), or a :class:`~mlrbayes.spec.Dataset`.
+        Which component an observation at ``X`` (n, p) will come from before its response is
+        seen: the weights, repeated for every row. For membership *given the response* use
+        :meth:`membership`.
+
+        .. deprecated:: 0.2
+            ``predict_proba(X, y)`` (and ``predict_proba(dataset)``) returned membership given
+            the response; it still does, with a ``FutureWarning``, for one release. Call
+            ``membership(X, y)`` instead.
+        """
+        if y is not None or isinstance(X, Dataset):
+            warnings.warn(_predict.MEMBERSHIP_RENAMED, FutureWarning, stacklevel=2)
+            return self.membership(X, y)
+        return _predict.prior_membership(self, self._check_new_X(X))
+
+    def membership(self, X, y=None) -> np.ndarray:
+        """Membership probabilities given the response, shape (n, K); rows sum to 1.
+
+        The posterior probability that observation ``(x_i, y_i)`` came from component k at the
+        fitted parameters (the E-step's responsibilities for new data). ``X`` of shape (n, p) and
+        ``y`` of shape (n,), or a :class:`~mlrbayes.spec.Dataset`.
         """
         data = self._check_new_data(X, y)
-        return _lik.responsibilities(
-            data.X, data.y, self.weights, self.intercept, self.coef, self._sigma_k()
-        )
+        return _predict.membership(self, data.X, data.y)
 
-    def predict(self, X) -> np.ndarray:
-        """Mixture mean ``sum_k pi_k (b_k + c_k x)``, shape (n,)."""
-        Xa = self._check_new_X(X)
-        return _lik.component_means(Xa, self.intercept, self.coef) @ self.weights
+    def predict(self, X, component: int | None = None) -> np.ndarray:
+        """Mixture mean ``sum_k pi_k (b_k + c_k^T x)``, or one component's line; shape (n,).
+
+        The mixture mean is a poor summary when the lines cross or lie far apart: it falls
+        between the lines, where few observations are. Look at :meth:`predict_components`
+        (every line), :meth:`predict_interval` (where new responses fall) or
+        ``predict(X, component=k)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p), or Dataset
+        component : int or None
+            ``None`` (default) for the mixture mean; ``k`` for line k alone.
+        """
+        return _predict.mixture_mean(self, self._check_new_X(X), component)
+
+    def predict_components(self, X) -> np.ndarray:
+        """Every component's regression line at each row, ``b_k + c_k^T x``, shape (n, K)."""
+        return _predict.component_means(self, self._check_new_X(X))
+
+    def predict_interval(self, X, level: float = 0.95) -> np.ndarray:
+        """Central predictive interval for a new response at each row, shape (n, 2).
+
+        Columns are the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the fitted
+        mixture ``sum_k pi_k N(b_k + c_k^T x, sigma_k^2)`` (found by bisection of its CDF). The
+        parameters are taken as known: the interval leaves out their estimation uncertainty.
+        With well-separated lines the interval covers the gap between them.
+        """
+        return _predict.predict_interval(self, self._check_new_X(X), level)
 
     def sample(self, X, random_state=None) -> tuple[np.ndarray, np.ndarray]:
         """Draw new responses at ``X``: returns ``(y, labels)``, each of shape (n,)."""
-        Xa = self._check_new_X(X)
-        rng = check_random_state(random_state)
-        labels = rng.choice(self.n_components, size=Xa.shape[0], p=self.weights)
-        mu = _lik.component_means(Xa, self.intercept, self.coef)
-        y = mu[np.arange(Xa.shape[0]), labels] + self._sigma_k()[labels] * rng.standard_normal(
-            Xa.shape[0]
-        )
-        return y, labels
+        return _predict.sample(self, self._check_new_X(X), random_state)
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood per observation of ``(X, y)`` (or of a ``Dataset``)."""
         data = self._check_new_data(X, y)
-        ll = _lik.pointwise_loglik(
-            data.X, data.y, self.weights, self.intercept, self.coef, self._sigma_k()
-        )
-        return float(np.mean(ll))
+        return _predict.mean_loglik(self, data.X, data.y)
