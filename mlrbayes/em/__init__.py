@@ -25,6 +25,9 @@ Modules, in the order the data flow through them:
 * :mod:`~mlrbayes.em.fit` — :func:`fit_em`, a short sequence of calls to the above;
 * :mod:`~mlrbayes.em.result` — :class:`EMResult`, :class:`StartResult`, :class:`Optimum` and the
   warning classes.
+* :mod:`~mlrbayes.em.predict` — predictions for new data (component lines, mixture mean,
+  predictive intervals, prior membership and membership given the response, draws); the
+  prediction methods of :class:`EMResult` call it.
 
 Pure NumPy/SciPy; it never imports PyMC.
 """
