@@ -6,9 +6,10 @@ meta-estimators, and passes ``sklearn.utils.estimator_checks.check_estimator`` (
 that cannot apply is listed, with its reason, by :func:`expected_failed_checks`).
 
 Model choice: ``score(X, y)`` is the mean log-likelihood (higher is better), so a grid search
-without ``scoring`` picks the K with the best held-out likelihood, which keeps improving a little
-with every component it is given. For information criteria pass one of the scorers here, which
-return the *negated* criterion so that, as scikit-learn expects, higher is better::
+without ``scoring`` picks the K with the best held-out likelihood; it has no penalty for the
+extra parameters and often differs little between the true K and a larger one. For information
+criteria pass one of the scorers here, which return the *negated* criterion so that, as
+scikit-learn expects, higher is better::
 
     from sklearn.model_selection import GridSearchCV
     from mlrbayes.estimator import MixtureRegressionEM, bic_scorer

@@ -21,7 +21,11 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import _regression_dataset, parametrize_with_checks
+from sklearn.utils.estimator_checks import (
+    _regression_dataset,
+    check_dataframe_column_names_consistency,
+    parametrize_with_checks,
+)
 
 from mlrbayes import ConvergenceWarning, simulate
 from mlrbayes.em import fit_em
@@ -72,6 +76,14 @@ def fitted(two):
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.filterwarnings("ignore::mlrbayes.em.ConvergenceWarning")
+def test_sklearn_dataframe_column_names_check():
+    """scikit-learn's column-name check (check_estimator does not run it on outside estimators)."""
+    check_dataframe_column_names_consistency(
+        "MixtureRegressionEM", MixtureRegressionEM(2, n_init=2, max_iter=50)
+    )
 
 
 def test_expected_failure_is_only_predict_proba():
