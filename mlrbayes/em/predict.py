@@ -26,6 +26,7 @@ that are already checked (``EMResult``'s methods and the estimator check them fi
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Protocol
 
 import numpy as np
@@ -115,7 +116,7 @@ def mixture_mean(fit: FittedMixture, X: np.ndarray, component: Any = None) -> np
 def _check_component(component: Any, n_components: int) -> int:
     if (
         isinstance(component, bool)
-        or not isinstance(component, int | np.integer)
+        or not isinstance(component, numbers.Integral)
         or not 0 <= component < n_components
     ):
         raise ValueError(
@@ -201,7 +202,7 @@ def predict_interval(fit: FittedMixture, X: np.ndarray, level: Any = 0.95) -> np
     The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the fitted mixture at ``x``
     (parameters treated as known: estimation uncertainty is not included).
     """
-    if isinstance(level, bool) or not isinstance(level, float | int) or not 0 < level < 1:
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
         raise ValueError(f"level must be a number strictly between 0 and 1; got {level!r}.")
     probs = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
     return mixture_quantiles(
