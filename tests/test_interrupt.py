@@ -226,7 +226,11 @@ def test_very_early_interrupt_is_not_ignored(data_csv, tmp_path):
         rc = proc.finish(timeout=60)
         if rc == 0:  # the run had already finished before the signal: that is allowed
             continue
-        assert rc in (130, -signal.SIGINT), proc.err
+        # A signal that lands while the interpreter itself is starting (before any of our code
+        # runs, e.g. while importing `site`) ends in CPython's own fatal-error exit 1; that is
+        # out of the package's hands and still stops the run with nothing written.
+        startup = rc == 1 and "init_import_site" in proc.err
+        assert rc in (130, -signal.SIGINT) or startup, proc.err
         assert not (tmp_path / "em.json").exists()
         _no_hidden(tmp_path)
 
