@@ -95,14 +95,10 @@ def columns(draw, n):
 
 
 @st.composite
-def frames(draw, unique: bool = False):
+def frames(draw):
     n = draw(st.one_of(st.integers(0, 8), st.integers(9, 60)))
     p = draw(st.integers(1, 3))
-    names = [draw(HOSTILE_NAMES) for _ in range(p)]
-    if unique:
-        # Duplicate names + a non-numeric column give AttributeError in _validation.check_X
-        # (X[c] is a DataFrame): reported to the owner of _validation, not fixed here.
-        names = [f"{name}{j}" if names.count(name) > 1 else name for j, name in enumerate(names)]
+    names = [draw(HOSTILE_NAMES) for _ in range(p)]  # may repeat: refused with a ValueError
     data = {f"c{j}": draw(columns(n)) for j in range(p)}
     y = draw(columns(n))
     df = pd.DataFrame(data)
@@ -162,7 +158,7 @@ def _api_call(fn, df, y):
 
 
 @SETTINGS
-@given(frames(unique=True))
+@given(frames())
 def test_fit_em_hostile_frames(case):
     df, y, k, sigma = case
     assume(not _extreme_outlier(df, y))  # OUTLIER_BUG: see test_extreme_outlier_known_bug
@@ -174,7 +170,7 @@ def test_fit_em_hostile_frames(case):
 
 
 @SETTINGS
-@given(frames(unique=True))
+@given(frames())
 def test_estimator_hostile_frames(case):
     df, y, k, sigma = case
     assume(not _extreme_outlier(df, y))  # OUTLIER_BUG: see test_extreme_outlier_known_bug
