@@ -43,8 +43,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Comparison",
     "CensusWarning",
+    "Comparison",
     "ConvergenceWarning",
     "Diagnosis",
     "EMResult",

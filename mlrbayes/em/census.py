@@ -112,9 +112,9 @@ def census(states: list[StartState], n: int, mode: str, engine=None) -> list[Cen
     log-likelihoods agree, whose log mixture densities differ by at most ``DENSITY_TOL`` at
     every row and whose distinct lines (duplicated components merged, their weights summed)
     match are merged (``n_variants`` counts them). The density alone is not enough: on
-    symmetric data different lines can give the same density at every row. Groups are ordered: not saddle before
-    saddle, non-degenerate before degenerate, then by log-likelihood; each lists its starts
-    best first.
+    symmetric data different lines can give the same density at every row. Groups are
+    ordered: not saddle before saddle, non-degenerate before degenerate, then by
+    log-likelihood; each lists its starts best first.
 
     Parameters
     ----------
