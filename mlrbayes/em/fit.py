@@ -95,7 +95,7 @@ def fit_em(
         outlier. ``"auto"``: a mixture (Biernacki, Celeux & Govaert 2003's emEM for the
         subset part): start 0 binned (equal groups); start 1 split (K >= 2); then
         ``max(1, n_init // 5)`` random starts; the remaining ``m`` starts are subset starts,
-        each the survivor of a screening: ``5 m`` subset candidates run 5 EM iterations each
+        each the survivor of a screening: ``10 m`` subset candidates run 5 EM iterations each
         and the best ``m`` (non-degenerate first, by log-likelihood) are run to convergence.
         Screening runs are not starts (``EMResult.n_screened`` counts them). Explicit
         parameters (``weights``, ``intercept``, ``coef`` and optionally ``sigma``, which is

@@ -33,9 +33,19 @@ def _rank(st: StartState):
     return (st.saddle, st.degenerate, -st.loglik)
 
 
+#: Screening runs on a random subsample of this many rows when the data are larger (the
+#: survivors then run on all rows).
+SCREEN_ROWS = 10_000
+
+
 def _screen(engine, Z, ys, k, n_keep, cfg: LoopSettings, s_known, rng):
     """``SCREEN_FACTOR * n_keep`` subset candidates, ``SCREEN_ITER`` iterations each; the
-    parameters of the best ``n_keep`` (non-degenerate first, then by log-likelihood)."""
+    parameters of the best ``n_keep`` (non-degenerate first, then by log-likelihood). On more
+    than ``SCREEN_ROWS`` rows the candidates are drawn and screened on a random subsample."""
+    if Z.shape[0] > SCREEN_ROWS:
+        rows = np.sort(rng.choice(Z.shape[0], size=SCREEN_ROWS, replace=False))
+        Z, ys = Z[rows], ys[rows]
+        engine = InMemoryEngine(Z, ys, k, engine.chunk)
     short = dataclasses.replace(cfg, max_iter=SCREEN_ITER)
     cands = []
     for _ in range(SCREEN_FACTOR * n_keep):

@@ -42,7 +42,7 @@ START_MIN_WEIGHT = 0.05
 #: Floor of a start's robust sd, in standardised units (sd of y = 1).
 START_SIGMA_FLOOR = 1e-3
 #: ``init="auto"``: subset candidates screened per subset start kept.
-SCREEN_FACTOR = 5
+SCREEN_FACTOR = 10
 #: ``init="auto"``: EM iterations of each screening run.
 SCREEN_ITER = 5
 
