@@ -139,8 +139,9 @@ def fit_em(
         The best non-degenerate start (the best degenerate one, with a warning, if all are),
         with ``starts`` (every start) and ``optima`` (distinct optima: same log-likelihood
         within ``1e-4 * n`` and parameters within 0.02 in standardised units after optimal
-        relabelling, or the same fitted density: log mixture density within 1e-4 at every row,
-        then ``Optimum.n_variants > 1``; saddles last, non-degenerate first, each by decreasing
+        relabelling, or the same fitted density: log-likelihood as before, log mixture density
+        within 0.05 at every row and the same lines whatever the weight split, then
+        ``Optimum.n_variants > 1``; saddles last, non-degenerate first, each by decreasing
         log-likelihood; ``optima[0]`` is the returned one), the census completeness
         (``n_best_starts``, ``n_singleton_optima``, ``p_new_optimum``: the Good-Turing chance
         that one more start finds a new optimum) and observed-information standard errors
