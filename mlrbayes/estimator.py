@@ -31,6 +31,7 @@ _PARAM_NAMES = (
     "tol",
     "max_iter",
     "random_state",
+    "order",
 )
 
 
@@ -59,6 +60,8 @@ class MixtureRegressionEM:
     max_iter : int, default 1000
         Iteration limit per start (a ``ConvergenceWarning`` when reached).
     random_state : int, numpy Generator or None, default None
+    order : {"weight", "intercept", "none"}, default "weight"
+        Order of the fitted components (see :func:`mlrbayes.em.fit_em`).
 
     Attributes
     ----------
@@ -96,6 +99,7 @@ class MixtureRegressionEM:
         tol: float = 1e-8,
         max_iter: int = 1000,
         random_state: Any = None,
+        order: str = "weight",
     ) -> None:
         self.n_components = n_components
         self.sigma = sigma
@@ -105,6 +109,7 @@ class MixtureRegressionEM:
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.order = order
 
     # ------------------------------------------------------------------ parameters
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -154,6 +159,7 @@ class MixtureRegressionEM:
             "tol": self.tol,
             "max_iter": self.max_iter,
             "random_state": self.random_state,
+            "order": self.order,
         }
         result = fit_em(X, y, self.n_components, **kwargs)
         self.result_: EMResult = result

@@ -1,6 +1,7 @@
 """The census of EM starts (issue 10 §1, §5): start strategies that reach hard optima, census
 completeness, optima grouped by fitted density, saddles, and the canonical component order."""
 
+import json
 import warnings
 
 import numpy as np
@@ -223,3 +224,27 @@ def test_known_sigma_per_component_keeps_its_labels():
     res = fit_em(X, y, 2, sigma=sig, n_init=3, random_state=0)
     np.testing.assert_array_equal(res.sigma, sig)
     np.testing.assert_allclose(res.weights, [0.3, 0.7], atol=0.05)
+
+
+def test_cli_fit_order_and_validate_seed(tmp_path):
+    from mlrbayes.cli import main
+    from mlrbayes.workflow import validate
+
+    X, y, _ = simulate(200, [0.7, 0.3], [5.0, -1.0], [[1.0], [-0.5]], 0.5, random_state=2)
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "x,y\n" + "\n".join(f"{float(a)!r},{float(b)!r}" for a, b in zip(X[:, 0], y, strict=True))
+    )
+    got = {}
+    for order in ("weight", "intercept"):
+        out = tmp_path / f"{order}.json"
+        argv = ["fit", str(path), "--y", "y", "-k", "2", "--sigma", "shared", "--seed", "0",
+                "--order", order, "--json", str(out)]  # fmt: skip
+        assert main(argv) == 0
+        got[order] = json.loads(out.read_text())
+    assert got["weight"]["order"] == "weight" and got["intercept"]["order"] == "intercept"
+    assert got["weight"]["weights"][0] > got["weight"]["weights"][1]
+    assert got["intercept"]["intercept"][0] < got["intercept"]["intercept"][1]
+    assert got["intercept"]["intercept"] == pytest.approx(got["weight"]["intercept"][::-1])
+    with pytest.raises(ValueError, match="random_state must be an integer from 0 to 2\\*\\*64-1"):
+        validate(X, y, 2, sigma="shared", random_state=-5)
