@@ -32,25 +32,9 @@ Modules, in the order the data flow through them:
 Pure NumPy/SciPy; it never imports PyMC.
 """
 
+from . import result
 from .fit import fit_em
 from .kernels import e_step, m_step
-from .result import (
-    CensusWarning,
-    ConvergenceWarning,
-    EMResult,
-    NumericalWarning,
-    Optimum,
-    StartResult,
-)
+from .result import *  # noqa: F403  (the result types and warning classes, result.__all__)
 
-__all__ = [
-    "CensusWarning",
-    "ConvergenceWarning",
-    "EMResult",
-    "NumericalWarning",
-    "Optimum",
-    "StartResult",
-    "e_step",
-    "fit_em",
-    "m_step",
-]
+__all__ = [*result.__all__, "e_step", "fit_em", "m_step"]

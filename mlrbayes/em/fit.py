@@ -225,16 +225,8 @@ def fit_em(
     del engine, Z, ys
     covariance, se_names, se = _standard_errors(data, bs, scaling, spec, compute_se)
     return EMResult(
-        weights=bs.weights,
-        intercept=bs.intercept,
-        coef=bs.coef,
-        sigma=bs.sigma,
+        **{name: getattr(bs, name) for name in _FROM_BEST_START},
         sigma_setting=cfg.mode,
-        loglik=bs.loglik,
-        loglik_trace=bs.loglik_trace,
-        n_iter=bs.n_iter,
-        converged=bs.converged,
-        degenerate=bs.degenerate,
         responsibilities=resp,
         starts=starts,
         optima=optima,
@@ -249,6 +241,12 @@ def fit_em(
         n_screened=n_screened,
         order=order,
     )
+
+
+#: Fields of the result taken from the best start as they are.
+_FROM_BEST_START = (
+    "weights intercept coef sigma loglik loglik_trace n_iter converged degenerate".split()
+)
 
 
 # ----------------------------------------------------------------------------- checks

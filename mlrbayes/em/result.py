@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import likelihood as _lik
 from .._validation import check_random_state, check_X
-from ..params import param_names
+from ..params import model_param_names
 from ..spec import Dataset, as_dataset
 
 __all__ = [
@@ -269,12 +269,7 @@ class EMResult:
 
     def param_names(self) -> list[str]:
         """Names of all parameters in the package-wide order (see :mod:`mlrbayes.params`)."""
-        return param_names(
-            self.n_components,
-            self.feature_names,
-            fit_intercept=self.fit_intercept,
-            sigma=self.sigma_setting,
-        )
+        return model_param_names(self)
 
     # ------------------------------------------------------------------ prediction
     def _sigma_k(self) -> np.ndarray:
