@@ -37,7 +37,7 @@ from .result import (
     Optimum,
     StartResult,
 )
-from .scaling import Scaling, check_scale, standardise
+from .scaling import Scaling, check_scale, extreme_rows, standardise
 from .starts import check_init
 
 __all__ = ["fit_em"]
@@ -274,7 +274,9 @@ def _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, mode: str) -> Loo
 
 def _with_scale(cfg: LoopSettings, data: Dataset, scaling: Scaling) -> LoopSettings:
     """Add the units: sigma below a few ulps of the largest |y| is rounding error, not noise."""
-    floor = 16.0 * np.finfo(float).eps * float(np.max(np.abs(data.y))) / scaling.y_scale
+    usual = data.y[~extreme_rows(data.y)]  # an extreme row does not set the others' rounding
+    top = float(np.max(np.abs(usual if usual.size else data.y)))
+    floor = 16.0 * np.finfo(float).eps * top / scaling.y_scale
     return dataclasses.replace(cfg, sigma_floor=floor, y_scale=scaling.y_scale)
 
 

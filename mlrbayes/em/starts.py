@@ -163,7 +163,9 @@ def init_split(Z, ys, k, rng, mode, s_known, parent_B, logdens):
         density; else through ``d`` random rows among twice as many of the worst.
 
     Returns ``(B (K, d), w (K,), s (K,))``: every line refitted twice on the rows nearest to
-    it, then :func:`hard_start`.
+    it (a line nearest to fewer than ``d`` rows becomes the level of their mean, when there is
+    an intercept: one isolated outlier gets a component of its own that fits it exactly), then
+    :func:`hard_start`.
     """
     n, d = Z.shape
     m = min(n, max(d, int(np.ceil(n / (2 * k)))))
@@ -173,11 +175,16 @@ def init_split(Z, ys, k, rng, mode, s_known, parent_B, logdens):
     else:
         rows = rng.choice(worst[: min(n, 2 * m)], size=min(d, n), replace=False)
     B = np.vstack([parent_B, _line_through(Z, ys, rows)[None, :]])
+    intercept = bool(np.all(Z[:, 0] == 1.0))
     for _ in range(2):
         lab = np.argmin(np.abs(ys[:, None] - Z @ B.T), axis=1)
         for j in range(k):
-            if np.count_nonzero(lab == j) >= d:
-                B[j] = _line_through(Z, ys, lab == j)
+            own = lab == j
+            if np.count_nonzero(own) >= d:
+                B[j] = _line_through(Z, ys, own)
+            elif intercept and own.any():  # too few rows for a line: a level through them
+                B[j] = 0.0
+                B[j, 0] = float(np.mean(ys[own]))
     return hard_start(Z, ys, B, mode, s_known)
 
 
