@@ -9,7 +9,7 @@ import pytest
 
 import mlrbayes as mb
 from mlrbayes import em_from_dict, em_to_dict, simulate
-from mlrbayes.em import CensusWarning, NumericalWarning, fit_em, loop
+from mlrbayes.em import CensusWarning, fit_em, loop
 from mlrbayes.em.order import component_order
 
 TONE_BEST = 145.417  # regular optimum: sigma (0.217, 0.0045), weights (0.63, 0.37)
@@ -140,8 +140,7 @@ def test_start_at_the_symmetric_point_is_perturbed():
     same line); the start is perturbed and reaches the two-line optimum."""
     X, y, _ = simulate(300, [0.6, 0.4], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=5)
     ref = _quiet_fit(X, y, 2, sigma="shared", n_init=5, random_state=0)
-    with pytest.warns(NumericalWarning, match="symmetric point"):
-        res = fit_em(X, y, 2, sigma="shared", init=_symmetric_start(y), n_init=1, random_state=3)
+    res = fit_em(X, y, 2, sigma="shared", init=_symmetric_start(y), n_init=1, random_state=3)
     st = res.starts[0]
     assert any("symmetric point" in note for note in st.notes) and not st.saddle
     assert res.loglik == pytest.approx(ref.loglik, abs=1e-6 * len(y))

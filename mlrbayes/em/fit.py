@@ -26,7 +26,7 @@ from ..uncertainty import free_param_names, nan_standard_errors, standard_errors
 from .census import census
 from .engine import InMemoryEngine
 from .kernels import ROW_BLOCK
-from .loop import LoopSettings, StartState
+from .loop import SADDLE_NOTE, LoopSettings, StartState
 from .multistart import order_state, run_starts
 from .order import check_order
 from .result import (
@@ -373,7 +373,8 @@ _DEGENERACY_HINT = {
 def _warn_outcome(best: StartState, n_init: int, cfg: LoopSettings, n: int) -> None:
     """The returned start's notes, and whether it is degenerate or unconverged."""
     for note in best.notes:
-        warnings.warn(note + ".", NumericalWarning, stacklevel=3)
+        if not note.startswith(SADDLE_NOTE):  # handled: the start moved on to an optimum
+            warnings.warn(note + ".", NumericalWarning, stacklevel=3)
     if best.degenerate:
         warnings.warn(
             f"all {n_init} EM starts ended degenerate (a component emptied or collapsed); the "

@@ -24,6 +24,9 @@ __all__ = ["LoopSettings", "StartState", "is_saddle", "run_checked", "run_start"
 SADDLE_TOL = 1e-3
 #: Perturbations tried from a symmetric point before the start is flagged ``saddle``.
 SADDLE_TRIES = 3
+#: How a note about a perturbation away from the symmetric point begins (kept in the start's
+#: notes, not warned about: the start went on to an optimum).
+SADDLE_NOTE = "the start reached the symmetric point"
 
 #: A log-likelihood drop larger than ``_DECREASE_RTOL * (|loglik| + n)`` is more than rounding
 #: error (the pass sums n terms of size ~|loglik|/n + 1): EM's monotonicity failed there.
@@ -269,7 +272,7 @@ def run_checked(engine, B, w, s, cfg: LoopSettings, init: str, rng) -> StartStat
         B1 = st.B + 0.5 * st.sigma[:, None] * rng.standard_normal((k, d))
         nxt = run_start(engine, B1, np.full(k, 1.0 / k), st.sigma.copy(), cfg, init=init)
         note = (
-            "the start reached the symmetric point where all components are equal (a saddle, "
+            f"{SADDLE_NOTE} where all components are equal (a saddle, "
             f"not an optimum) after {st.n_iter} iterations; perturbed and continued (try "
             f"{tries}; the trace is that of the continued run)"
         )
