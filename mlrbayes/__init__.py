@@ -12,7 +12,7 @@ from __future__ import annotations
 from .compare import Comparison, compare
 from .datasets import load_tonedata
 from .diagnostics import Diagnosis, diagnose
-from .em import ConvergenceWarning, EMResult, NumericalWarning, fit_em
+from .em import CensusWarning, ConvergenceWarning, EMResult, NumericalWarning, fit_em
 from .likelihood import mixture_loglik, responsibilities
 from .selection import select_components
 from .serialize import em_from_dict, em_to_dict
@@ -44,6 +44,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CensusWarning",
     "Comparison",
     "ConvergenceWarning",
     "Diagnosis",

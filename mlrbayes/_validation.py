@@ -43,6 +43,12 @@ def check_X(X: Any, *, name: str = "X") -> tuple[np.ndarray, list[str]]:
     """
     if _is_pandas(X) and hasattr(X, "columns"):
         names = [str(c) for c in X.columns]
+        repeated = sorted({c for c in names if names.count(c) > 1})
+        if repeated:
+            raise ValueError(
+                f"{name} has repeated column names {repeated}; give every column its own name "
+                "(e.g. df.columns = [...]) so coefficients can be told apart."
+            )
         try:
             arr = X.to_numpy(dtype=float)
         except (TypeError, ValueError) as exc:

@@ -89,6 +89,8 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
     max_iter : int, default 1000
         Iteration limit per start (a ``ConvergenceWarning`` when reached).
     random_state : int, numpy Generator or None, default None
+    order : {"weight", "intercept", "none"}, default "weight"
+        Order of the fitted components (see :func:`mlrbayes.em.fit_em`).
 
     Attributes
     ----------
@@ -145,6 +147,7 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         tol: float = 1e-8,
         max_iter: int = 1000,
         random_state: Any = None,
+        order: str = "weight",
     ) -> None:
         self.n_components = n_components
         self.sigma = sigma
@@ -154,6 +157,7 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.order = order
 
     def __sklearn_tags__(self):
         """scikit-learn tags: a single-output regressor on dense, finite, 2-d numeric ``X``.
@@ -221,6 +225,7 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
             "tol": self.tol,
             "max_iter": self.max_iter,
             "random_state": self.random_state,
+            "order": self.order,
         }
         result = fit_em(data, None, self.n_components, **kwargs)
         self.result_: EMResult = result

@@ -14,7 +14,7 @@ import numpy as np
 
 from .spec import sigma_setting as sigma_mode
 
-__all__ = ["COMPONENT_VARS", "flatten", "param_names", "sigma_mode"]
+__all__ = ["COMPONENT_VARS", "flatten", "model_param_names", "param_names", "sigma_mode"]
 
 #: Variables with a component axis (the axis a relabelling permutes).
 COMPONENT_VARS = ("weights", "intercept", "coef", "sigma")
@@ -58,6 +58,17 @@ def param_names(
     elif sigma == "component":
         names += [f"sigma[{j}]" for j in k]
     return names
+
+
+def model_param_names(model) -> list[str]:
+    """:func:`param_names` of anything with ``n_components``, ``feature_names``,
+    ``fit_intercept`` and ``sigma_setting`` (an EM result, posterior draws)."""
+    return param_names(
+        model.n_components,
+        model.feature_names,
+        fit_intercept=model.fit_intercept,
+        sigma=model.sigma_setting,
+    )
 
 
 def flatten(

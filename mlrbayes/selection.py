@@ -66,7 +66,8 @@ def select_components(
     table : pandas.DataFrame
         One row per K, in the order of ``ks``, with columns ``k``, ``loglik``,
         ``n_parameters``, ``aic``, ``bic``, ``icl``, ``converged``, ``degenerate``,
-        ``n_optima`` (distinct optima in the census), ``n_starts``, and ``best_aic``,
+        ``n_optima`` (distinct optima in the census, grouped by fitted density: a duplicated
+        component's weight splits count once), ``n_starts``, and ``best_aic``,
         ``best_bic``, ``best_icl`` (True on the row with the smallest value of that criterion).
         Degenerate fits (a collapsed component: unbounded likelihood) are not eligible as best
         unless every fit is degenerate.

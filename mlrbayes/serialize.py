@@ -35,7 +35,15 @@ The top-level keys (the ``mlrbayes fit --json`` format) are
     (d lists of d numbers, or ``null``) beside it.
 ``census``
     One entry per distinct optimum, best first:
-    ``{loglik, count, degenerate, starts, weights, intercept, coef, sigma}``.
+    ``{loglik, count, degenerate, saddle, n_variants, identified, starts, weights, intercept,
+    coef, sigma}`` (``n_variants`` > 1: parameter variants with the same fitted density, a
+    duplicated component; ``identified`` is false then).
+``census_summary``
+    How complete the census is: ``{n_starts, n_screened, n_best_starts, n_singleton_optima,
+    p_new_optimum}`` (a start is a run to convergence; screening runs are counted apart;
+    ``p_new_optimum`` is the Good-Turing estimate, optima reached once / starts).
+``order``
+    The component order (``"weight"``, ``"intercept"`` or ``"none"``).
 ``starts``
     One entry per EM start: ``{start, init, loglik, weights, intercept, coef, sigma, n_iter,
     converged, degenerate, optimum}``.
@@ -127,11 +135,23 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
         standard_errors=_plain(dict(result.standard_errors)),
         se_names=list(result.se_names),
         covariance=None if result.covariance is None else _plain(result.covariance),
+        order=str(result.order),
+        n_screened=int(result.n_screened),
+        census_summary={
+            "n_starts": len(result.starts),
+            "n_screened": int(result.n_screened),
+            "n_best_starts": int(result.n_best_starts),
+            "n_singleton_optima": int(result.n_singleton_optima),
+            "p_new_optimum": _plain(result.p_new_optimum),
+        },
         census=[
             {
                 "loglik": _plain(o.loglik),
                 "count": int(o.count),
                 "degenerate": bool(o.degenerate),
+                "saddle": bool(o.saddle),
+                "n_variants": int(o.n_variants),
+                "identified": bool(o.identified),
                 "starts": [int(s) for s in o.starts],
                 **_params(o),
             }
@@ -330,7 +350,17 @@ def _read_optimum(o: Any, k: int, p: int) -> Optimum:
         count=_integer(o, "count", where),
         starts=tuple(int(i) for i in starts),
         degenerate=_flag(o, "degenerate", where),
+        n_variants=_integer(o, "n_variants", where, default=1),
+        saddle=_flag(o, "saddle", where, default=False),
     )
+
+
+def _choice(d: dict, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = d.get(key, default)
+    if value not in choices:
+        raise ValueError(f"the dictionary: {key!r} must be one of {list(choices)}; got "
+                         f"{_short(value)}.")  # fmt: skip
+    return value
 
 
 def _list(d: dict, key: str) -> list:
@@ -461,6 +491,8 @@ def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
         else _floats(cov, "covariance", "the dictionary", null=math.nan),
         se_names=[str(s) for s in d.get("se_names", [])],
         standard_errors=_read_se(d.get("standard_errors", {})),
+        n_screened=_integer(d, "n_screened", "the dictionary", default=0),
+        order=_choice(d, "order", ("weight", "intercept", "none"), "none"),
     )
     names = {f.name for f in dataclasses.fields(EMResult)}
     extra = d.get("extra", {})

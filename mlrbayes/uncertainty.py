@@ -72,13 +72,10 @@ def _check_setting(sigma_setting: Any) -> str:
     return sigma_setting
 
 
-def free_param_names(
-    n_components: int,
-    feature_names: Sequence[str],
-    *,
-    fit_intercept: bool = True,
-    sigma_setting: str = "known",
-) -> list[str]:
+# fmt: off
+def free_param_names(n_components: int, feature_names: Sequence[str], *,
+                     fit_intercept: bool = True, sigma_setting: str = "known") -> list[str]:
+    # fmt: on
     """Names of the free parameters, in the order of the information matrix.
 
     The same as :func:`mlrbayes.params.param_names` without ``weights[K-1]`` (it is fixed by
@@ -269,12 +266,12 @@ def standard_errors(
     X: Any,
     y: Any,
     weights: Any,
-    intercept: Any,
-    coef: Any,
-    sigma: Any,
+    intercept: Any = None,
+    coef: Any = None,
+    sigma: Any = None,
     *,
-    fit_intercept: bool = True,
-    sigma_setting: str = "known",
+    fit_intercept: bool | None = None,
+    sigma_setting: str | None = None,
     feature_names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray | None, list[str], dict[str, Any]]:
     """Standard errors of the EM estimate from the observed information (Louis 1982).
@@ -283,7 +280,12 @@ def standard_errors(
     ----------
     X, y, weights, intercept, coef, sigma, fit_intercept, sigma_setting
         The data and the estimate, as in :func:`observed_information` (``sigma``: the known
-        value, or the estimate: one when ``"shared"``, K when ``"component"``).
+        value, or the estimate: one when ``"shared"``, K when ``"component"``). ``weights``
+        may instead be a fitted result (an :class:`~mlrbayes.em.EMResult`, ``Optimum`` or
+        ``StartResult``: anything with ``weights``, ``intercept``, ``coef`` and ``sigma``);
+        then the other parameters are left out, and ``fit_intercept``, ``sigma_setting`` and
+        ``feature_names`` default to the result's own when it has them. Otherwise
+        ``fit_intercept`` defaults to True and ``sigma_setting`` to ``"known"``.
     feature_names : sequence of str, optional
         Predictor names for ``se_names``; ``x0, x1, ...`` by default.
 
@@ -312,16 +314,19 @@ def standard_errors(
     >>> bool(0.01 < se["coef"][0, 0] < 0.05)
     True
     """
-    sigma_setting = _check_setting(sigma_setting)
+    if hasattr(weights, "coef"):  # a fitted result carries its parameters and settings
+        est = weights
+        weights, intercept, coef, sigma = est.weights, est.intercept, est.coef, est.sigma
+        fit_intercept = (
+            getattr(est, "fit_intercept", True) if fit_intercept is None else fit_intercept
+        )
+        sigma_setting = sigma_setting or getattr(est, "sigma_setting", None)
+        feature_names = feature_names or getattr(est, "feature_names", None)
+    fit_intercept = True if fit_intercept is None else fit_intercept
+    sigma_setting = _check_setting(sigma_setting or "known")
+    params = (weights, intercept, coef, sigma)
     info = observed_information(
-        X,
-        y,
-        weights,
-        intercept,
-        coef,
-        sigma,
-        fit_intercept=fit_intercept,
-        sigma_setting=sigma_setting,
+        X, y, *params, fit_intercept=fit_intercept, sigma_setting=sigma_setting
     )
     w = np.asarray(weights, dtype=float).reshape(-1)
     k = w.shape[0]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import check_positive_int, check_random_state, check_sigma
+from ._validation import check_positive_int, check_random_state, check_seed, check_sigma
 from .compare import Comparison, compare
 from .em import EMResult, fit_em
 from .priors import resolve_priors
@@ -135,6 +135,7 @@ def validate(
     sigma: Any,
     n_init: int = 10,
     random_state: Any = None,
+    order: str = "weight",
     hdi_prob: float = 0.94,
     method: str = "auto",
     sampling: SamplingOptions | None = None,
@@ -157,6 +158,9 @@ def validate(
         EM starts.
     random_state : int or None
         Seeds EM, the dispersed starts and the sampler (each from its own child seed).
+    order : {"weight", "intercept", "none"}, default "weight"
+        Component order of the EM fit (:func:`mlrbayes.em.fit_em`); the posterior is relabelled
+        to the EM labels, so the comparison follows it.
     hdi_prob, method
         As in :func:`mlrbayes.compare.compare`.
     sampling : SamplingOptions, optional
@@ -179,6 +183,8 @@ def validate(
         Sampler warnings (divergences, R-hat) are not raised: they are recorded in
         ``Comparison.sampler["warnings"]`` and drive the verdict.
     """
+    if not isinstance(random_state, np.random.Generator):
+        check_seed(random_state)  # validate(random_state=-5): the seed's message, not NumPy's
     data = as_dataset(X, y)
     sig = check_sigma(sigma, n_components if isinstance(n_components, int) else None)
     opts = _sampling_options(sampling, sampling_options)
@@ -194,6 +200,7 @@ def validate(
         sigma=sig,
         n_init=n_init,
         random_state=em_seed,
+        order=order,
         **(em_kwargs or {}),
     )
     if on_em is not None:

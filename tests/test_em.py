@@ -124,7 +124,8 @@ def test_fused_iterates_equal_reference_steps(rng, mode):
         w, b, c, s = m_step(X, y, g, sigma_setting=setting)
     trace.append(e_step(X, y, w, b, c, s)[1])
     with pytest.warns(ConvergenceWarning):
-        res = fit_em(X, y, 3, sigma=setting, init=start, n_init=1, max_iter=n_it, chunk_size=37)
+        res = fit_em(X, y, 3, sigma=setting, init=start, n_init=1, max_iter=n_it, chunk_size=37,
+                     order="none")  # fmt: skip
     np.testing.assert_allclose(res.weights, w, rtol=1e-10)
     np.testing.assert_allclose(res.intercept, b, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(res.coef, c, rtol=1e-10, atol=1e-10)
@@ -356,7 +357,8 @@ def test_pandas_names_and_refit_from_result(rng):
 def test_convergence_warning_with_max_iter_2(rng):
     X, y, _ = simulate(200, [0.5, 0.5], [0.0, 1.0], [[1.0], [-1.0]], 0.5, random_state=rng)
     with pytest.warns(ConvergenceWarning, match="max_iter=2"):
-        res = fit_em(X, y, 2, sigma="shared", n_init=2, max_iter=2, random_state=0)
+        res = fit_em(X, y, 2, sigma="shared", n_init=2, max_iter=2, random_state=0,
+                     compute_se=False)  # fmt: skip
     assert not res.converged and res.n_iter == 2 and res.loglik_trace.shape == (3,)
 
 
@@ -470,7 +472,7 @@ def test_init_strategies_reach_the_truth(init):
     expected = {
         "random": ["random"] * 4,
         "binned": ["binned"] * 4,
-        "auto": ["binned", "random", "random", "random"],
+        "auto": ["binned", "split", "random", "subset"],
     }[init]
     assert kinds == expected
     order = np.argsort(res.intercept)

@@ -51,6 +51,7 @@ def test_params_are_stored_untouched_and_settable():
         "tol": 1e-6,
         "max_iter": 1000,
         "random_state": 7,
+        "order": "weight",
     }
     clone = MixtureRegressionEM(**m.get_params())
     assert clone.get_params() == m.get_params()

@@ -133,3 +133,18 @@ def test_dataset_is_checked_once(monkeypatch):
     monkeypatch.setattr(spec, "check_X_y", fail)
     table = select_components(data, None, [1, 2], n_init=2, random_state=0)
     pd.testing.assert_frame_equal(table, ref)
+
+
+def test_alternatives_are_counted_by_fitted_density():
+    """K = 3 on two lines: the two-line density with a duplicated line is reached with four
+    weight splits (seed 5 / seed 0); they count as one alternative."""
+    X, y, _ = simulate(300, [0.5, 0.5], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=5)
+    table, results = select_components(
+        X, y, [2, 3], n_init=20, random_state=0, return_results=True, order="intercept"
+    )
+    k3 = results[3]
+    assert int(table.loc[table["k"] == 3, "n_optima"].iloc[0]) == len(k3.optima) == 3
+    dup = [o for o in k3.optima if not o.identified]
+    assert len(dup) == 1 and dup[0].n_variants == 4
+    assert dup[0].loglik == pytest.approx(results[2].loglik, abs=1e-3)
+    assert np.all(np.diff(results[2].intercept) > 0)  # order= passed through

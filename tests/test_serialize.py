@@ -125,6 +125,9 @@ def test_required_cli_keys_and_values():
         "loglik": res.optima[1].loglik,
         "count": 1,
         "degenerate": True,
+        "saddle": False,
+        "n_variants": 1,
+        "identified": True,
         "starts": [1],
         "weights": [0.6, 0.4],
         "intercept": (res.intercept + 0.3).tolist(),
@@ -136,6 +139,14 @@ def test_required_cli_keys_and_values():
     assert np.shape(d["standard_errors"]["coef"]) == (2, 2)
     assert d["aic"] == pytest.approx(-2 * res.loglik + 2 * 8)
     assert d["bic"] == pytest.approx(-2 * res.loglik + 8 * np.log(60))
+    # census completeness: 2 starts at the best optimum, one optimum reached once
+    assert d["census_summary"] == {
+        "n_starts": len(res.starts),
+        "n_screened": 0,
+        "n_best_starts": 2,
+        "n_singleton_optima": 1,
+        "p_new_optimum": 1 / len(res.starts),
+    }
 
 
 def test_nan_standard_errors_and_missing_covariance_survive():

@@ -285,3 +285,17 @@ def test_standard_errors_of_a_dataset_equal_those_of_arrays():
     out = standard_errors(as_dataset(X, y), None, w, b, c, s, sigma_setting="shared")
     np.testing.assert_array_equal(out[0], ref[0])
     assert out[1] == ref[1]
+
+
+def test_standard_errors_of_a_fitted_result_match_the_array_call():
+    from mlrbayes.em import fit_em
+
+    X, y, _ = simulate(300, [0.6, 0.4], [0.0, 4.0], [[1.0], [-1.0]], 0.5, random_state=8)
+    res = fit_em(X, y, 2, sigma="component", n_init=3, random_state=0)
+    cov, names, se = standard_errors(X, y, res)
+    ref_cov, ref_names, _ = standard_errors(X, y, res.weights, res.intercept, res.coef, res.sigma,
+                                            sigma_setting="component")  # fmt: skip
+    assert names == ref_names == res.se_names
+    np.testing.assert_allclose(cov, ref_cov, rtol=1e-12)
+    np.testing.assert_allclose(cov, res.covariance, rtol=1e-8)
+    np.testing.assert_allclose(se["sigma"], res.standard_errors["sigma"], rtol=1e-8)

@@ -221,3 +221,14 @@ def test_n_components_one_too_many_for_the_data():
     msg = str(info.value)
     assert msg.startswith("2 observations are too few for n_components=1")
     assert "at least 3" in msg and "at most" not in msg
+
+
+def test_repeated_column_names_are_named():
+    """Found by hypothesis: repeated names with a text column gave an AttributeError."""
+    from mlrbayes._validation import check_X
+
+    df = pd.DataFrame([[1.0, "a", 2.0], [2.0, "b", 3.0]], columns=["x", "x", "z"])
+    with pytest.raises(ValueError, match=r"repeated column names \['x'\]"):
+        check_X(df)
+    with pytest.raises(ValueError, match=r"repeated column names \['x'\]"):
+        check_X(pd.DataFrame([[1.0, 2.0], [2.0, 3.0]], columns=["x", "x"]))  # numeric too

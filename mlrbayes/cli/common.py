@@ -268,6 +268,13 @@ def add_data_args(p: argparse.ArgumentParser, *, sigma_required: bool) -> None:
         help="known noise sd (a positive number), or 'shared' / 'component' to estimate one sd "
         "or one per component" + ("" if sigma_required else " (default: shared)"),
     )
+    p.add_argument(
+        "--order",
+        default="weight",
+        choices=("weight", "intercept", "none"),
+        help="order of the components: decreasing weight (ties by intercept, then "
+        "coefficients), increasing intercept, or as EM ended (default: weight)",
+    )
 
 
 def add_seed_arg(p: argparse.ArgumentParser, default: str | None, what: str) -> None:

@@ -54,7 +54,11 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     add_data_args(p, sigma_required=False)
     p.add_argument("--n-init", default="10", metavar="N", help="number of EM starts (default 10)")
     add_seed_arg(p, None, "random seed")
-    p.add_argument("--init", default="auto", help="initialisation strategy (default: auto)")
+    p.add_argument(
+        "--init",
+        default="auto",
+        help="initialisation strategy: auto, random, binned, subset or split (default: auto)",
+    )
     p.add_argument("--tol", default=None, help="tolerance on the log-likelihood gain")
     p.add_argument("--max-iter", default=None, metavar="N", help="iteration limit per start")
     p.add_argument(
@@ -150,6 +154,7 @@ def _cmd_fit(args: argparse.Namespace, run: Run) -> int:
             n_init=n_init,
             init=args.init,
             random_state=seed,
+            order=args.order,
             **kwargs,
         )
     run.stage("writing")

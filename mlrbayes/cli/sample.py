@@ -310,6 +310,7 @@ def _diagnose_em(args, X, y, draws, n_init, seed, caught) -> Any:
             fit_intercept=draws["fit_intercept"],
             n_init=n_init,
             random_state=seed,
+            order=getattr(args, "order", "weight"),
         )
     caught.extend(got)
     return em

@@ -146,7 +146,7 @@ def _run_validation(
     callbacks = {"on_em": on_em, "on_posterior": on_posterior}
     cmp = validate(
         X, y, k, sigma=sigma, n_init=n_init, random_state=seed, progressbar=False,
-        **sampling, **callbacks,
+        order=getattr(args, "order", "weight"), **sampling, **callbacks,
     )  # fmt: skip
     run.stage("report")
     paths = write_report(cmp, out, title=title, notes=notes)

@@ -15,6 +15,9 @@ Modules, in the order the data flow through them:
 
 * :mod:`~mlrbayes.em.scaling` — standardisation and the way back to the user's units;
 * :mod:`~mlrbayes.em.starts` — initialisation strategies;
+* :mod:`~mlrbayes.em.multistart` — screening, the K-1 parent of the split start, running
+  every start (with the saddle check of :func:`~mlrbayes.em.loop.run_checked`);
+* :mod:`~mlrbayes.em.order` — the canonical order of the components;
 * :mod:`~mlrbayes.em.engine` — one pass over the data returning the sufficient statistics
   (in memory; the loop sees the data only through this interface);
 * :mod:`~mlrbayes.em.kernels` — the array mathematics: :func:`e_step` and :func:`m_step`
@@ -32,17 +35,9 @@ Modules, in the order the data flow through them:
 Pure NumPy/SciPy; it never imports PyMC.
 """
 
+from . import result
 from .fit import fit_em
 from .kernels import e_step, m_step
-from .result import ConvergenceWarning, EMResult, NumericalWarning, Optimum, StartResult
+from .result import *  # noqa: F403  (the result types and warning classes, result.__all__)
 
-__all__ = [
-    "ConvergenceWarning",
-    "EMResult",
-    "NumericalWarning",
-    "Optimum",
-    "StartResult",
-    "e_step",
-    "fit_em",
-    "m_step",
-]
+__all__ = [*result.__all__, "e_step", "fit_em", "m_step"]

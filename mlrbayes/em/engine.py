@@ -1,6 +1,6 @@
 r"""The pass over the data: E-step and M-step sufficient statistics in one sweep.
 
-The EM loop (:mod:`mlrbayes.em.loop`) sees the data only through an *engine* with three
+The EM loop (:mod:`mlrbayes.em.loop`) sees the data only through an *engine* with four
 methods, so it does not care where the rows live:
 
 ``accumulate(B, weights, sigma) -> SufficientStats``
@@ -13,9 +13,12 @@ methods, so it does not care where the rows live:
     :math:`\sum_i \gamma_{ik} (y_i - z_i^\top B^{eval}_k)^2` with the responsibilities at
     ``(B, weights, sigma)``: a direct residual sum for when the update formula cancels.
 ``responsibilities(B, weights, sigma) -> ndarray (n, K)``
+``pointwise_loglik(B, weights, sigma) -> ndarray (n,)``
+    The log mixture density of every row (the census compares fitted densities with it, the
+    K-1 split start finds the worst-fitted rows).
 
 :class:`InMemoryEngine` is the one engine today (NumPy arrays in memory, row blocks of a fixed
-size, O(block) working memory); an out-of-core engine would implement the same three methods.
+size, O(block) working memory); an out-of-core engine would implement the same four methods.
 All quantities are in the standardised units of :mod:`mlrbayes.em.scaling`.
 """
 
@@ -77,7 +80,7 @@ class InMemoryEngine:
     """
 
     def __init__(self, Z: np.ndarray, y: np.ndarray, n_components: int, chunk: int = ROW_BLOCK):
-        self.Z, self.y = Z, y
+        self.Z, self.y, self.chunk = Z, y, chunk
         n, d = Z.shape
         self.n_samples, self.n_components, self.n_coef = n, n_components, d
         m = min(chunk, n)
@@ -154,6 +157,14 @@ class InMemoryEngine:
                 np.square(R, out=R)
                 S += np.einsum("ki,ki->k", T, R)
         return S
+
+    def pointwise_loglik(self, B: np.ndarray, w: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        """Log mixture density of every row at ``(B, w, sigma)``, shape (n,)."""
+        out = np.empty(self.n_samples)
+        with _quiet():
+            for a, b, _, _, _, _ in self._blocks(B, w, sigma):
+                out[a:b] = self.s[: b - a] + self.mx[: b - a]
+        return out
 
     def responsibilities(self, B: np.ndarray, w: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         """Membership probabilities at ``(B, w, sigma)``, shape (n, K)."""

@@ -26,10 +26,19 @@ from ..uncertainty import free_param_names, nan_standard_errors, standard_errors
 from .census import census
 from .engine import InMemoryEngine
 from .kernels import ROW_BLOCK
-from .loop import LoopSettings, StartState, run_start
-from .result import ConvergenceWarning, EMResult, NumericalWarning, Optimum, StartResult
-from .scaling import Scaling, check_scale, standardise
-from .starts import check_init, start_parameters
+from .loop import SADDLE_NOTE, LoopSettings, StartState
+from .multistart import order_state, run_starts
+from .order import check_order
+from .result import (
+    CensusWarning,
+    ConvergenceWarning,
+    EMResult,
+    NumericalWarning,
+    Optimum,
+    StartResult,
+)
+from .scaling import Scaling, check_scale, extreme_rows, standardise
+from .starts import check_init
 
 __all__ = ["fit_em"]
 
@@ -50,6 +59,7 @@ def fit_em(
     min_sigma_ratio: float = 1e-4,
     chunk_size: int = ROW_BLOCK,
     compute_se: bool = True,
+    order: str = "weight",
 ) -> EMResult:
     """Fit a mixture of linear regressions by EM from several starts.
 
@@ -70,15 +80,27 @@ def fit_em(
         likelihood is then unbounded; collapsing starts are stopped and flagged degenerate).
     fit_intercept : bool, default True
     n_init : int, default 10
-        Number of EM starts.
-    init : {"auto", "random", "binned"}, dict or EMResult/Optimum/StartResult, default "auto"
+        Number of EM starts (runs to convergence; the census counts these).
+    init : {"auto", "random", "binned", "subset", "split"}, dict or a fitted result, default "auto"
         ``"random"``: responsibilities drawn from a flat Dirichlet, then an M-step.
         ``"binned"``: sort by y into K contiguous groups and fit each (as mixtools'
         ``regmix.init``); start 0 uses equal groups, later starts random group sizes.
-        ``"auto"``: start 0 binned (equal groups), the others random. Explicit parameters
-        (``weights``, ``intercept``, ``coef`` and optionally ``sigma``, which is ignored when
-        sigma is known; a fitted result works) are start 0; the other ``n_init - 1`` starts
-        are random.
+        ``"subset"``: random minimal subsets: each line through ``d`` random rows, every row
+        assigned to its nearest line, weights from the assignment (at least 0.05), each sd the
+        robust scale ``1.4826 * median |r|`` of its rows' residuals (floored at 1e-3 sd(y)).
+        ``"split"``: a K-1 fit (best of a binned and two subset starts) plus one line through
+        its worst-fitted rows (the ``max(d, n / 2K)`` rows of lowest mixture density; later
+        starts: ``d`` random rows among twice as many), refined by two rounds of
+        nearest-line assignment; it also lets one component take an isolated cluster or
+        outlier. ``"auto"``: a mixture (Biernacki, Celeux & Govaert 2003's emEM for the
+        subset part): start 0 binned (equal groups); start 1 split (K >= 2); then
+        ``max(1, n_init // 5)`` random starts; the remaining ``m`` starts are subset starts,
+        each the survivor of a screening: ``10 m`` subset candidates run 5 EM iterations each
+        and the best ``m`` (non-degenerate first, by log-likelihood) are run to convergence.
+        Screening runs are not starts (``EMResult.n_screened`` counts them). Explicit
+        parameters (``weights``, ``intercept``, ``coef`` and optionally ``sigma``, which is
+        ignored when sigma is known; a fitted result works) are start 0; the other
+        ``n_init - 1`` starts are random.
     tol : float, default 1e-8
         Convergence when the log-likelihood gain of an iteration, per observation, is below
         ``tol`` (an absolute criterion on the mean log-likelihood, so it does not depend on
@@ -102,6 +124,14 @@ def fit_em(
         Compute Louis (1982) standard errors at the estimate. On very large data this costs
         about as much as ten EM iterations; with False, ``covariance`` is None and every
         standard error is NaN (same keys and ``se_names``).
+    order : {"weight", "intercept", "none"}, default "weight"
+        Order of the components in the result, every start and optimum, the columns of
+        ``responsibilities`` and the standard-error names: ``"weight"`` decreasing weight (ties
+        by increasing intercept, then coefficients; stable), ``"intercept"`` increasing
+        intercept, ``"none"`` as EM ended (see :mod:`mlrbayes.em.order`). The same data with
+        rows permuted, or the same starts in another order, give the same order. Distinct
+        known sds per component label the components themselves: then the order is theirs
+        (``"none"``).
 
     Returns
     -------
@@ -109,8 +139,12 @@ def fit_em(
         The best non-degenerate start (the best degenerate one, with a warning, if all are),
         with ``starts`` (every start) and ``optima`` (distinct optima: same log-likelihood
         within ``1e-4 * n`` and parameters within 0.02 in standardised units after optimal
-        relabelling; non-degenerate first, each by decreasing log-likelihood; ``optima[0]``
-        is the returned one) and observed-information standard errors
+        relabelling, or the same fitted density: log-likelihood as before, log mixture density
+        within 0.05 at every row and the same lines whatever the weight split, then
+        ``Optimum.n_variants > 1``; saddles last, non-degenerate first, each by decreasing
+        log-likelihood; ``optima[0]`` is the returned one), the census completeness
+        (``n_best_starts``, ``n_singleton_optima``, ``p_new_optimum``: the Good-Turing chance
+        that one more start finds a new optimum) and observed-information standard errors
         (:func:`mlrbayes.uncertainty.standard_errors`; a constant predictor's coefficient is
         fixed at 0, has SE NaN and is left out of ``covariance``/``se_names``).
 
@@ -120,10 +154,16 @@ def fit_em(
         likelihood is unbounded or meaningless there, so such starts are stopped, flagged,
         kept in the census, and not chosen while a non-degenerate start exists.
 
+        A start that stops with all components equal (the symmetric point, a saddle) is
+        perturbed and continued up to 3 times; if it stays there it is flagged ``saddle``.
+
     Warns
     -----
     ConvergenceWarning
         The returned start stopped at ``max_iter``.
+    CensusWarning
+        At least 5 starts and the best optimum reached by fewer than ``max(2, 10%)`` of them:
+        more starts may find a better optimum.
     NumericalWarning
         Constant or all-zero predictors (coefficient set to 0), singular weighted least squares
         (minimum-norm solution), emptied components, all starts degenerate, a log-likelihood
@@ -161,7 +201,8 @@ def fit_em(
     cfg = _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, spec.sigma_setting)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     strategy, given = check_init(init, spec.n_components, data.n_features, spec.fit_intercept)
-    rngs = check_random_state(random_state).spawn(n_init)
+    order = check_order(order)
+    rngs = check_random_state(random_state).spawn(n_init + 1)
 
     data_notes = check_scale(data.X, data.y, data.feature_names, data.target_name)
     for note in data_notes:
@@ -171,31 +212,21 @@ def fit_em(
     engine = InMemoryEngine(Z, ys, spec.n_components, chunk_size)
     known = spec.sigma_known
     s_known = None if known is None else known / scaling.y_scale
-    states = []
-    for i in range(n_init):
-        *start, kind = start_parameters(
-            i, strategy, given, Z, ys, spec.n_components, rngs[i], cfg.mode, s_known, scaling
-        )
-        states.append(run_start(engine, *start, cfg, init=kind))
-
-    groups = census(states, data.n_samples, cfg.mode)
+    states, n_screened = run_starts(engine, Z, ys, strategy, given, cfg, s_known, scaling, rngs)
+    if spec.sigma_setting == "known" and np.ptp(np.atleast_1d(spec.sigma)) > 0:
+        order = "none"  # distinct known sds label the components: they keep their order
+    states = [order_state(st, scaling, order) for st in states]
+    groups = census(states, data.n_samples, cfg.mode, engine)
     starts, optima = _census_results(states, groups, scaling, spec, data.n_samples)
-    best, bs = states[groups[0][0]], starts[groups[0][0]]
+    best, bs = states[groups[0].starts[0]], starts[groups[0].starts[0]]
     _warn_outcome(best, n_init, cfg, data.n_samples)
+    _warn_census(optima, n_init)
     resp = engine.responsibilities(best.B, best.weights, best.sigma)
     del engine, Z, ys
     covariance, se_names, se = _standard_errors(data, bs, scaling, spec, compute_se)
     return EMResult(
-        weights=bs.weights,
-        intercept=bs.intercept,
-        coef=bs.coef,
-        sigma=bs.sigma,
+        **{name: getattr(bs, name) for name in _FROM_BEST_START},
         sigma_setting=cfg.mode,
-        loglik=bs.loglik,
-        loglik_trace=bs.loglik_trace,
-        n_iter=bs.n_iter,
-        converged=bs.converged,
-        degenerate=bs.degenerate,
         responsibilities=resp,
         starts=starts,
         optima=optima,
@@ -207,7 +238,15 @@ def fit_em(
         se_names=list(se_names),
         standard_errors=se,
         notes=data_notes + best.notes,
+        n_screened=n_screened,
+        order=order,
     )
+
+
+#: Fields of the result taken from the best start as they are.
+_FROM_BEST_START = (
+    "weights intercept coef sigma loglik loglik_trace n_iter converged degenerate".split()
+)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -235,7 +274,9 @@ def _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, mode: str) -> Loo
 
 def _with_scale(cfg: LoopSettings, data: Dataset, scaling: Scaling) -> LoopSettings:
     """Add the units: sigma below a few ulps of the largest |y| is rounding error, not noise."""
-    floor = 16.0 * np.finfo(float).eps * float(np.max(np.abs(data.y))) / scaling.y_scale
+    usual = data.y[~extreme_rows(data.y)]  # an extreme row does not set the others' rounding
+    top = float(np.max(np.abs(usual if usual.size else data.y)))
+    floor = 16.0 * np.finfo(float).eps * top / scaling.y_scale
     return dataclasses.replace(cfg, sigma_floor=floor, y_scale=scaling.y_scale)
 
 
@@ -278,7 +319,7 @@ def _original_units(state: StartState, scaling: Scaling, spec: ModelSpec):
 def _census_results(states, groups, scaling: Scaling, spec: ModelSpec, n: int):
     """Every start as a :class:`StartResult` and every group as an :class:`Optimum`."""
     log_sy = n * math.log(scaling.y_scale)  # log-likelihood of y vs of standardised y
-    optimum_of = {i: g_idx for g_idx, g in enumerate(groups) for i in g}
+    optimum_of = {i: g_idx for g_idx, g in enumerate(groups) for i in g.starts}
     starts = []
     for i, st in enumerate(states):
         w, b, c, s_out = _original_units(st, scaling, spec)
@@ -298,18 +339,21 @@ def _census_results(states, groups, scaling: Scaling, spec: ModelSpec, n: int):
                 loglik_trace=st.trace - log_sy,
                 notes=st.notes,
                 decreased=st.decreased,
+                saddle=st.saddle,
             )
         )
     optima = tuple(
         Optimum(
-            loglik=starts[g[0]].loglik,
-            weights=starts[g[0]].weights,
-            intercept=starts[g[0]].intercept,
-            coef=starts[g[0]].coef,
-            sigma=starts[g[0]].sigma,
-            count=len(g),
-            starts=tuple(sorted(g)),
-            degenerate=starts[g[0]].degenerate,
+            loglik=starts[g.starts[0]].loglik,
+            weights=starts[g.starts[0]].weights,
+            intercept=starts[g.starts[0]].intercept,
+            coef=starts[g.starts[0]].coef,
+            sigma=starts[g.starts[0]].sigma,
+            count=len(g.starts),
+            starts=tuple(sorted(g.starts)),
+            degenerate=starts[g.starts[0]].degenerate,
+            n_variants=g.n_variants,
+            saddle=starts[g.starts[0]].saddle,
         )
         for g in groups
     )
@@ -329,7 +373,8 @@ _DEGENERACY_HINT = {
 def _warn_outcome(best: StartState, n_init: int, cfg: LoopSettings, n: int) -> None:
     """The returned start's notes, and whether it is degenerate or unconverged."""
     for note in best.notes:
-        warnings.warn(note + ".", NumericalWarning, stacklevel=3)
+        if not note.startswith(SADDLE_NOTE):  # handled: the start moved on to an optimum
+            warnings.warn(note + ".", NumericalWarning, stacklevel=3)
     if best.degenerate:
         warnings.warn(
             f"all {n_init} EM starts ended degenerate (a component emptied or collapsed); the "
@@ -347,6 +392,27 @@ def _warn_outcome(best: StartState, n_init: int, cfg: LoopSettings, n: int) -> N
             ConvergenceWarning,
             stacklevel=3,
         )
+
+
+#: CensusWarning: at least this many starts, and the best optimum reached by fewer than
+#: ``max(2, CENSUS_MIN_SHARE * starts)`` of them.
+CENSUS_MIN_STARTS = 5
+CENSUS_MIN_SHARE = 0.1
+
+
+def _warn_census(optima, n_init: int) -> None:
+    best = optima[0]
+    if n_init < CENSUS_MIN_STARTS or best.count >= max(2.0, CENSUS_MIN_SHARE * n_init):
+        return
+    singles = sum(o.count == 1 for o in optima)
+    warnings.warn(
+        f"the best optimum (log-likelihood {best.loglik:.6g}) was reached by {best.count} of "
+        f"{n_init} starts and {singles} optima were reached only once (Good-Turing chance that "
+        f"one more start finds a new optimum: {singles / n_init:.2g}); the census is thin: "
+        "increase n_init.",
+        CensusWarning,
+        stacklevel=3,
+    )
 
 
 def _standard_errors(data: Dataset, bs: StartResult, scaling: Scaling, spec, compute_se: bool):

@@ -127,7 +127,7 @@ def singular_note(j: int) -> str:
     return (
         f"component {j}: the weighted least-squares problem was singular or ill-conditioned "
         "(collinear or constant predictors, or too little weight); the minimum-norm solution "
-        "was used"
+        "was used (or the current coefficients, when they already solve it)"
     )
 
 
@@ -340,6 +340,8 @@ def m_step_from_stats(stats, B, w, *, min_weight: float):
         beta, sing = wls_solve(G[j], H[j] + G[j] @ B[j])
         if sing:
             singular.append(j)
+            if not np.any(H[j]):  # B_j already solves the singular equations: keep it, do not
+                beta = B[j]  # move along the null space (a line through one row stays exact)
         delta = beta - B[j]
         t1 = float(delta @ H[j])
         t2 = float(delta @ G[j] @ delta)

@@ -7,6 +7,7 @@ standardised units (:mod:`mlrbayes.em.scaling`). What a start ends with is a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -14,7 +15,18 @@ import numpy as np
 
 from .kernels import emptied_note, m_step_from_stats, singular_note, update_sigma
 
-__all__ = ["LoopSettings", "StartState", "run_start"]
+__all__ = ["LoopSettings", "StartState", "is_saddle", "run_checked", "run_start"]
+
+#: A start is at the symmetric point when every component's coefficients and sd equal the first
+#: one's within this (standardised units: sd of y and of each predictor 1). Random Dirichlet
+#: responsibilities on large data start within ~1e-3 of it, and the first EM step there gains
+#: less than ``tol``: such a start "converges" at the saddle after one iteration.
+SADDLE_TOL = 1e-3
+#: Perturbations tried from a symmetric point before the start is flagged ``saddle``.
+SADDLE_TRIES = 3
+#: How a note about a perturbation away from the symmetric point begins (kept in the start's
+#: notes, not warned about: the start went on to an optimum).
+SADDLE_NOTE = "the start reached the symmetric point"
 
 #: A log-likelihood drop larger than ``_DECREASE_RTOL * (|loglik| + n)`` is more than rounding
 #: error (the pass sums n terms of size ~|loglik|/n + 1): EM's monotonicity failed there.
@@ -60,6 +72,9 @@ class StartState:
         Numerical events, in words.
     init : str
         Initialisation strategy of the start.
+    saddle : bool
+        The start ended at the symmetric point (all components equal: the K = 1 fit, a saddle
+        of the K-component likelihood) and stayed there after ``SADDLE_TRIES`` perturbations.
     """
 
     B: np.ndarray
@@ -72,6 +87,7 @@ class StartState:
     decreased: bool = False
     notes: tuple[str, ...] = ()
     init: str = ""
+    saddle: bool = False
 
     @property
     def n_iter(self) -> int:
@@ -233,3 +249,34 @@ def run_start(
         notes=tuple(notes),
         init=init,
     )
+
+
+def is_saddle(st: StartState) -> bool:
+    """All K >= 2 components equal (coefficients and sd within ``SADDLE_TOL``)."""
+    if st.B.shape[0] < 2 or st.degenerate:
+        return False
+    same_b = np.max(np.abs(st.B - st.B[0])) <= SADDLE_TOL
+    return bool(same_b and np.max(np.abs(st.sigma - st.sigma[0])) <= SADDLE_TOL * st.sigma[0])
+
+
+def run_checked(engine, B, w, s, cfg: LoopSettings, init: str, rng) -> StartState:
+    """:func:`run_start`, then away from the symmetric point: a start that ends with all
+    components equal is perturbed (each line moved by about half its sd, equal weights) and
+    continued, up to ``SADDLE_TRIES`` times; if it still ends there it is flagged ``saddle``.
+    The notes are joined; the trace is the last run's."""
+    st = run_start(engine, B, w, s, cfg, init=init)
+    tries = 0
+    while is_saddle(st) and tries < SADDLE_TRIES:
+        tries += 1
+        k, d = st.B.shape
+        B1 = st.B + 0.5 * st.sigma[:, None] * rng.standard_normal((k, d))
+        nxt = run_start(engine, B1, np.full(k, 1.0 / k), st.sigma.copy(), cfg, init=init)
+        note = (
+            f"{SADDLE_NOTE} where all components are equal (a saddle, "
+            f"not an optimum) after {st.n_iter} iterations; perturbed and continued (try "
+            f"{tries}; the trace is that of the continued run)"
+        )
+        st = dataclasses.replace(nxt, notes=tuple(dict.fromkeys((*st.notes, note, *nxt.notes))))
+    if is_saddle(st):
+        st = dataclasses.replace(st, saddle=True)
+    return st

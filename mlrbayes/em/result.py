@@ -9,15 +9,27 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_X
-from ..params import param_names
+from ..params import model_param_names
 from ..spec import Dataset, as_dataset
 from . import predict as _predict
 
-__all__ = ["ConvergenceWarning", "EMResult", "NumericalWarning", "Optimum", "StartResult"]
+__all__ = [
+    "CensusWarning",
+    "ConvergenceWarning",
+    "EMResult",
+    "NumericalWarning",
+    "Optimum",
+    "StartResult",
+]
 
 
 class ConvergenceWarning(UserWarning):
     """EM stopped at ``max_iter`` before the log-likelihood gain fell below ``tol``."""
+
+
+class CensusWarning(UserWarning):
+    """The census of starts is thin: the best optimum was reached by very few starts (see
+    :func:`mlrbayes.em.fit_em`), so further starts may well find a better one."""
 
 
 class NumericalWarning(UserWarning):
@@ -56,7 +68,10 @@ class StartResult:
         Log-likelihood at the start's initial parameters and after each iteration.
     notes : tuple of str
         Numerical events of this start (singular least squares, emptied or collapsed
-        components), in words.
+        components, a perturbation away from the symmetric point), in words.
+    saddle : bool
+        The start ended with all components equal (the K = 1 fit: a saddle, not an optimum)
+        even after perturbations; never returned as the estimate while another start exists.
     """
 
     start: int
@@ -73,6 +88,7 @@ class StartResult:
     loglik_trace: np.ndarray | None = None
     notes: tuple[str, ...] = ()
     decreased: bool = False
+    saddle: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,11 @@ class Optimum:
     starts : tuple of int
         Their indices.
     degenerate : bool
+    n_variants : int
+        Parameter variants with the same fitted density (same log-likelihood and log mixture
+        density at every row): more than one means a duplicated component whose split is free.
+    saddle : bool
+        All components equal: the symmetric point, not an optimum (listed apart).
     """
 
     loglik: float
@@ -100,6 +121,14 @@ class Optimum:
     count: int
     starts: tuple[int, ...]
     degenerate: bool
+    n_variants: int = 1
+    saddle: bool = False
+
+    @property
+    def identified(self) -> bool:
+        """False when several parameter variants give this fitted density (a duplicated
+        component: the parameters are not identified, the density is)."""
+        return self.n_variants == 1
 
 
 @dataclass(frozen=True)
@@ -127,8 +156,9 @@ class EMResult:
     starts : tuple of StartResult
         Every start, in order.
     optima : tuple of Optimum
-        Distinct optima: non-degenerate before degenerate, each by decreasing log-likelihood;
-        ``optima[0]`` is the returned estimate.
+        Distinct optima (grouped by fitted density): not saddle before saddle, non-degenerate
+        before degenerate, each by decreasing log-likelihood; ``optima[0]`` is the returned
+        estimate.
     fit_intercept : bool
     feature_names : list of str
     target_name : str
@@ -146,6 +176,11 @@ class EMResult:
     notes : tuple of str
         Numerical events of the data (extreme values of y) and of the returned start (each
         was also issued as a warning).
+    n_screened : int
+        Short screening runs of ``init="auto"`` (not counted as starts: a *start* is a run to
+        convergence, one per ``n_init``).
+    order : {"weight", "intercept", "none"}
+        The order of the components (see :mod:`mlrbayes.em.order`).
     """
 
     weights: np.ndarray
@@ -169,6 +204,25 @@ class EMResult:
     se_names: list[str] = field(default_factory=list)
     standard_errors: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    n_screened: int = 0
+    order: str = "none"
+
+    # ------------------------------------------------------------------ census completeness
+    @property
+    def n_best_starts(self) -> int:
+        """Starts that reached the returned optimum."""
+        return self.optima[0].count if self.optima else 0
+
+    @property
+    def n_singleton_optima(self) -> int:
+        """Optima reached by exactly one start."""
+        return sum(o.count == 1 for o in self.optima)
+
+    @property
+    def p_new_optimum(self) -> float:
+        """Good-Turing estimate of the chance that one more start reaches an optimum not yet
+        seen: optima reached exactly once / number of starts (Good 1953)."""
+        return self.n_singleton_optima / len(self.starts) if self.starts else float("nan")
 
     # ------------------------------------------------------------------ sizes and criteria
     @property
@@ -216,12 +270,7 @@ class EMResult:
 
     def param_names(self) -> list[str]:
         """Names of all parameters in the package-wide order (see :mod:`mlrbayes.params`)."""
-        return param_names(
-            self.n_components,
-            self.feature_names,
-            fit_intercept=self.fit_intercept,
-            sigma=self.sigma_setting,
-        )
+        return model_param_names(self)
 
     # ------------------------------------------------------------------ prediction
     # Thin methods over :mod:`mlrbayes.em.predict`; they check the new data first.

@@ -50,7 +50,12 @@ class Scaling:
 
 
 def standardise(X: np.ndarray, y: np.ndarray, fit_intercept: bool):
-    """Return ``(Z, ys, scaling)``: the design matrix (intercept column first) in standard units."""
+    """Return ``(Z, ys, scaling)``: the design matrix (intercept column first) in standard units.
+
+    y is centred at its mean and scaled by its root mean square, or, when it has extreme
+    values (:func:`extreme_rows`), centred at its median and scaled by ``1.4826 * MAD``, so
+    the other rows keep their digits.
+    """
     n, p = X.shape
     if fit_intercept:
         kept = np.ptp(X, axis=0) > 0
@@ -71,10 +76,16 @@ def standardise(X: np.ndarray, y: np.ndarray, fit_intercept: bool):
         rms[~(np.isfinite(rms) & (rms > 0))] = 1.0
         x_scale[kept] = rms
         Zx /= rms
-    y_mean = float(np.mean(y)) if fit_intercept else 0.0
-    ys = y - y_mean
-    top = float(np.max(np.abs(ys)))
-    y_scale = top * float(np.sqrt(np.mean((ys / top) ** 2))) if top > 0 else 1.0
+    extreme = extreme_rows(y)
+    if extreme.any():  # robust: the mean and sd of y would hold the extreme values only
+        y_mean = float(np.median(y)) if fit_intercept else 0.0
+        ys = y - y_mean
+        y_scale = 1.4826 * float(np.median(np.abs(y - np.median(y)))) or 1.0
+    else:
+        y_mean = float(np.mean(y)) if fit_intercept else 0.0
+        ys = y - y_mean
+        top = float(np.max(np.abs(ys)))
+        y_scale = top * float(np.sqrt(np.mean((ys / top) ** 2))) if top > 0 else 1.0
     ys /= y_scale
     return Z, ys, Scaling(x_mean, x_scale, y_mean, y_scale, kept, bool(fit_intercept))
 
@@ -86,6 +97,16 @@ MAX_ABS_VALUE = 1e150
 #: the rest of y with fewer than about 4 significant digits in float64 arithmetic together
 #: with it (16 - 12), and dominates every variance: the fit warns.
 MAX_ROBUST_DISTANCE = 1e12
+
+
+def extreme_rows(y: np.ndarray) -> np.ndarray:
+    """Rows of y more than ``MAX_ROBUST_DISTANCE`` median absolute deviations from its
+    median (the mean absolute deviation when the MAD is 0), as a boolean mask of shape (n,)."""
+    dev = np.abs(y - np.median(y))
+    spread = float(np.median(dev)) or float(np.mean(dev))
+    if spread == 0.0:
+        return np.zeros(y.shape, dtype=bool)
+    return dev > MAX_ROBUST_DISTANCE * spread
 
 
 def check_scale(X: np.ndarray, y: np.ndarray, feature_names, target_name: str) -> tuple[str, ...]:

@@ -1,4 +1,15 @@
-"""Starting points of the EM starts: random, binned by y, or given parameters."""
+"""Starting points of the EM starts.
+
+* ``random``: responsibilities from a flat Dirichlet, then an M-step;
+* ``binned``: sort by y into K contiguous groups and fit each (mixtools' ``regmix.init``);
+* ``subset``: each line through ``d`` random rows (a random minimal subset, as in RANSAC),
+  then every row assigned to its nearest line (:func:`hard_start`);
+* ``split``: a K-1 fit plus one line through its worst-fitted rows (lowest mixture density),
+  refined by two rounds of nearest-line assignment;
+* ``given``: explicit parameters.
+
+:func:`plan_starts` says which strategy each start of ``init="auto"`` (or a named strategy) uses.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +29,22 @@ __all__ = [
     "given_params",
     "init_binned",
     "init_random",
+    "init_split",
+    "init_subset",
+    "plan_starts",
     "start_parameters",
 ]
 
-INIT_CHOICES = ("auto", "random", "binned")
+INIT_CHOICES = ("auto", "random", "binned", "subset", "split")
+#: Weights of a hard-assignment start are clipped from below at this (then renormalised), so
+#: a line that owns no row still gets a chance.
+START_MIN_WEIGHT = 0.05
+#: Floor of a start's robust sd, in standardised units (sd of y = 1).
+START_SIGMA_FLOOR = 1e-3
+#: ``init="auto"``: subset candidates screened per subset start kept.
+SCREEN_FACTOR = 10
+#: ``init="auto"``: EM iterations of each screening run.
+SCREEN_ITER = 5
 
 
 def check_init(init: Any, k: int, p: int, fit_intercept: bool):
@@ -37,15 +60,14 @@ def check_init(init: Any, k: int, p: int, fit_intercept: bool):
 
 
 def start_parameters(
-    i: int, strategy: str, given, Z, ys, k, rng, mode, s_known, scaling: Scaling
+    i: int, kind: str, given, Z, ys, k, rng, mode, s_known, scaling: Scaling
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Parameters ``(B (K, d), w (K,), s (K,))`` of start ``i`` (standardised) and its kind.
 
-    ``"auto"``: start 0 binned with equal groups, the others random; ``"binned"``: start 0
-    equal groups, later starts random group sizes; ``"given"``: start 0 the given parameters,
-    the others random.
+    ``kind`` is one of ``"given"`` (the parsed explicit parameters), ``"binned"`` (equal
+    groups for start 0, random group sizes after), ``"random"`` or ``"subset"``.
     """
-    if strategy == "given" and i == 0:
+    if kind == "given":
         gw, gb, gc, gs = given
         B0, s0 = scaling.to_std(gb, gc, np.ones(k) if gs is None else gs)
         if gs is None:
@@ -55,9 +77,115 @@ def start_parameters(
         elif mode == "shared":
             s0 = np.full(k, float(np.mean(s0)))
         return B0, gw.copy(), np.broadcast_to(s0, (k,)).astype(float), "given"
-    if strategy == "binned" or (strategy == "auto" and i == 0):
+    if kind == "binned":
         return (*init_binned(Z, ys, k, None if i == 0 else rng, mode, s_known), "binned")
+    if kind == "subset":
+        return (*init_subset(Z, ys, k, rng, mode, s_known), "subset")
     return (*init_random(Z, ys, k, rng, mode, s_known), "random")
+
+
+def plan_starts(strategy: str, n_init: int, k: int) -> list[str]:
+    """The strategy of each of the ``n_init`` starts run to convergence.
+
+    ``"auto"``: start 0 ``binned`` (equal groups); start 1 ``split`` when K >= 2; then
+    ``max(1, n_init // 5)`` ``random``; the rest ``subset`` (each the best of
+    ``SCREEN_FACTOR`` screened candidates, see :func:`mlrbayes.em.fit_em`). A named strategy:
+    every start uses it (``split`` with K = 1 is ``binned``); ``"given"``: start 0 given, the
+    others random.
+    """
+    if strategy == "given":
+        return ["given"] + ["random"] * (n_init - 1)
+    if strategy == "split" and k == 1:
+        return ["binned"] * n_init
+    if strategy != "auto":
+        return [strategy] * n_init
+    plan = ["binned"]
+    if k >= 2 and n_init > 1:
+        plan.append("split")
+    n_random = min(max(1, n_init // 5), n_init - len(plan))
+    plan += ["random"] * n_random
+    return plan + ["subset"] * (n_init - len(plan))
+
+
+def _robust_scale(r: np.ndarray) -> float:
+    """``1.4826 * median |r|`` (the normal-consistent MAD about 0), floored."""
+    return max(1.4826 * float(np.median(r)), START_SIGMA_FLOOR) if r.size else 1.0
+
+
+def hard_start(Z, ys, B, mode, s_known):
+    """Weights and sds of the lines ``B (K, d)`` from assigning every row to its nearest line.
+
+    Weights are the shares of rows assigned (clipped below at ``START_MIN_WEIGHT``); a sd is
+    the robust scale (``1.4826 * median |r|``) of the residuals of the rows assigned (all rows
+    pooled when shared; 1 for a line with fewer than ``d + 1`` rows), floored at
+    ``START_SIGMA_FLOOR``. Returns ``(B, w (K,), s (K,))``.
+    """
+    n, d = Z.shape
+    k = B.shape[0]
+    R = np.abs(ys[:, None] - Z @ B.T)
+    lab = np.argmin(R, axis=1)
+    counts = np.bincount(lab, minlength=k)
+    w = np.maximum(counts / n, START_MIN_WEIGHT)
+    w /= w.sum()
+    own = R[np.arange(n), lab]
+    if mode == "known":
+        s = np.array(s_known, dtype=float)
+    elif mode == "shared":
+        s = np.full(k, _robust_scale(own))
+    else:
+        s = np.array([_robust_scale(own[lab == j]) if counts[j] > d else 1.0 for j in range(k)])
+    return B, w, s
+
+
+def _line_through(Z, ys, rows) -> np.ndarray:
+    return np.linalg.lstsq(Z[rows], ys[rows], rcond=None)[0]
+
+
+def init_subset(Z, ys, k, rng, mode, s_known):
+    """Each line through ``d`` random rows (a random minimal subset), then :func:`hard_start`."""
+    n, d = Z.shape
+    B = np.array([_line_through(Z, ys, rng.choice(n, size=min(d, n), replace=False))
+                  for _ in range(k)])  # fmt: skip
+    return hard_start(Z, ys, B, mode, s_known)
+
+
+def init_split(Z, ys, k, rng, mode, s_known, parent_B, logdens):
+    """A K-1 fit plus one line on its worst-fitted rows.
+
+    Parameters
+    ----------
+    parent_B : ndarray of shape (K-1, d)
+        Lines of the K-1 fit (standardised units).
+    logdens : ndarray of shape (n,)
+        Log mixture density of every row at the K-1 fit.
+    rng : Generator or None
+        None: the new line is the least-squares line of the ``max(d, n / (2K))`` rows of lowest
+        density; else through ``d`` random rows among twice as many of the worst.
+
+    Returns ``(B (K, d), w (K,), s (K,))``: every line refitted twice on the rows nearest to
+    it (a line nearest to fewer than ``d`` rows becomes the level of their mean, when there is
+    an intercept: one isolated outlier gets a component of its own that fits it exactly), then
+    :func:`hard_start`.
+    """
+    n, d = Z.shape
+    m = min(n, max(d, int(np.ceil(n / (2 * k)))))
+    worst = np.argsort(logdens, kind="stable")
+    if rng is None:
+        rows = worst[:m]
+    else:
+        rows = rng.choice(worst[: min(n, 2 * m)], size=min(d, n), replace=False)
+    B = np.vstack([parent_B, _line_through(Z, ys, rows)[None, :]])
+    intercept = bool(np.all(Z[:, 0] == 1.0))
+    for _ in range(2):
+        lab = np.argmin(np.abs(ys[:, None] - Z @ B.T), axis=1)
+        for j in range(k):
+            own = lab == j
+            if np.count_nonzero(own) >= d:
+                B[j] = _line_through(Z, ys, own)
+            elif intercept and own.any():  # too few rows for a line: a level through them
+                B[j] = 0.0
+                B[j, 0] = float(np.mean(ys[own]))
+    return hard_start(Z, ys, B, mode, s_known)
 
 
 def init_random(Z, ys, k, rng, mode, s_known):
