@@ -34,6 +34,8 @@ _LAZY = {
 
 def __getattr__(name: str):
     """Load the PyMC and plotting layers only when one of their functions is asked for."""
+    if name == "plots":  # matplotlib figures: loaded on first use of mb.plots
+        return __import__("importlib").import_module(".plots", __name__)
     if name in _LAZY:
         import importlib
 

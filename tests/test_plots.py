@@ -144,18 +144,19 @@ def test_forest():
     hdi_lines = [ln for ln in ax_b.lines if ln.get_linewidth() == 3]
     assert len(hdi_lines) == 2
     np.testing.assert_allclose(sorted(ln.get_xdata()[0] for ln in hdi_lines), sorted(lo[2:4]))
-    # EM points with their 2 SE bars (NaN SE -> zero-length bar)
+    # EM points with their bars at the HDI's level: em ± z_{0.95} SE, z = 1.6449 for 90%
+    z = 1.6448536269514722
     err = ax_w.containers[0]
     np.testing.assert_allclose(sorted(err.lines[0].get_xdata()), sorted(em[:2]))
     seg = err.lines[2][0].get_segments()
     widths = sorted(abs(s[1][0] - s[0][0]) for s in seg)
-    np.testing.assert_allclose(widths, [0.2, 0.2])
+    np.testing.assert_allclose(widths, [2 * z * 0.05] * 2, rtol=1e-9)
     # intercept[1] has no SE: its bar has zero length
     seg_b = ax_b.containers[0].lines[2][0].get_segments()
-    assert sorted(abs(s[1][0] - s[0][0]) for s in seg_b) == pytest.approx([0.0, 0.4])
+    assert sorted(abs(s[1][0] - s[0][0]) for s in seg_b) == pytest.approx([0.0, 2 * z * 0.1])
     assert ax_c.get_xlabel() == "coef (data units)" and ax_s.get_xlabel() == "sigma (data units)"
     texts = [t.get_text() for t in ax_w.get_legend().get_texts()]
-    assert texts == ["posterior 90% HDI", "posterior mean", "EM estimate ± 2 SE"]
+    assert texts == ["posterior 90% HDI", "posterior mean", "EM estimate ± 1.64 SE (90%)"]
     assert ax_w.get_xlabel() == "mixing weight"
 
 

@@ -11,11 +11,23 @@ from helpers import DRAWS, draws_around, posterior_tree
 
 from mlrbayes.compare import compare
 from mlrbayes.em import fit_em
+from mlrbayes.report import figures as figures_mod
 from mlrbayes.report import fmt, render_html, write_report
 from mlrbayes.report import render as render_mod
 from mlrbayes.simulate import simulate
 
 EVIL = "<script>alert(1)</script>"
+FIGURES = (
+    "fit",
+    "loglik_trace",
+    "trace_before",
+    "trace_after",
+    "rank",
+    "ppc",
+    "residuals",
+    "prior_posterior",
+    "forest",
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +53,8 @@ def test_files_exist(written):
         assert (out / name).is_file() and (out / name).stat().st_size > 1000
     assert paths["html"] == out / "report.html"
     figs = sorted(p.name for p in (out / "report_files").iterdir())
-    assert figs == sorted(
-        f"{n}.png"
-        for n in ("fit", "loglik_trace", "census", "trace_before", "trace_after", "forest")
-    )
+    # one EM optimum: the census is a sentence, not a figure; no energy in a hand-built tree
+    assert figs == sorted(f"{n}.png" for n in FIGURES)
     for p in (out / "report_files").iterdir():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # nothing temporary left behind
@@ -88,12 +98,18 @@ def test_user_strings_are_escaped(written):
     out, _ = written
     html = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
-    for text in (html, md):
-        assert "<script" not in text.lower()
-        assert "&lt;script&gt;alert" in text and "&lt;/script&gt;" in text
-        assert "<tag>" not in text and "<report>" not in text and "<b>" not in text
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert" in html and "&lt;/script&gt;" in html
+    assert "<tag>" not in html and "<report>" not in html and "<b>" not in html
     assert "&lt;tag&gt;" in html and "y &amp; &lt;b&gt;" in html
     assert "coef[0,&lt;script&gt;" in html
+    # Markdown: names verbatim in code spans, prose with a backslash before "<"; no entities
+    assert "&lt;" not in md and "&amp;" not in md and "\\(" not in md
+    assert "| response | `y & <b>` |" in md
+    assert "| `coef[0,<script>alert(1)</script>]` |" in md
+    assert "# Test \\<report>" in md and "- note with \\<tag>" in md
+    outside_code = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", md)
+    assert re.search(r"(?<!\\)<", outside_code) is None
 
 
 def test_html_is_self_contained(written):
@@ -102,14 +118,14 @@ def test_html_is_self_contained(written):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<link" not in html and "@import" not in html and "url(" not in html
     imgs = re.findall(r'<img src="([^"]+)"', html)
-    assert len(imgs) == 6 and all(i.startswith("data:image/png;base64,") for i in imgs)
+    assert len(imgs) == len(FIGURES) and all(i.startswith("data:image/png;base64,") for i in imgs)
 
 
 def test_markdown_links_figures_beside_it(written):
     out, _ = written
     md = (out / "report.md").read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(links) == 6
+    assert len(links) == len(FIGURES)
     for link in links:
         assert not link.startswith(("/", "http")) and (out / link).is_file()
 
@@ -138,7 +154,7 @@ def test_interrupt_while_rendering_figures_leaves_nothing(comparison, tmp_path, 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(render_mod, "_png", interrupted)
+    monkeypatch.setattr(figures_mod, "png_bytes", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_report(comparison, tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -223,12 +239,13 @@ def test_multimodal_report_lists_modes(tmp_path):
     assert cmp.verdict == "inconclusive"
     html = render_html(cmp)
     assert 'id="modes-table"' in html
-    assert html.count("data:image/png;base64,") == 7  # the six figures + the modes' lines
+    # census (several optima), the report's figures, and the modes' lines
+    assert html.count("data:image/png;base64,") == len(FIGURES) + 2
     for m in cmp.multimodality["modes"]:
         assert f"{fmt(100 * m['share_chains'], 3)}%" in html
         assert f"{fmt(100 * m['share_draws'], 3)}%" in html
-        for b_k in m["intercept"]:
-            assert fmt(b_k, 3) in html
+        for b_k in m["intercept"]:  # the lines' equations use the minus sign U+2212
+            assert fmt(b_k, 3).replace("-", "\u2212") in html
     figs = render_mod.make_figures(cmp)
     try:
         ax = figs["modes"].axes[0]
