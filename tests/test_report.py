@@ -300,12 +300,14 @@ def test_rhat_message_is_labelled_before_relabelling():
     }
     got = render_mod._sampler_warnings(d)
     assert got[0] == (
-        "chains have not converged: max R-hat 1.536 > 1.01 (before relabelling: expected "
-        "under label switching; max R-hat after relabelling 1.004)"
+        "Before relabelling (expected under label switching, which was found and resolved; "
+        "max R-hat after relabelling 1.004): chains have not converged: max R-hat 1.536 > 1.01"
     )
-    assert got[1] == "low ESS (before relabelling)"
+    assert got[1] == "Before relabelling: low ESS"
     d["label_switching"]["detected"] = False
-    assert render_mod._sampler_warnings(d)[0].endswith("1.01 (before relabelling)")
+    assert render_mod._sampler_warnings(d)[0] == (
+        "Before relabelling: chains have not converged: max R-hat 1.536 > 1.01"
+    )
 
 
 def test_mcse_column_matches_the_ar1_reference():
@@ -340,6 +342,30 @@ def test_energy_text_with_and_without_energy(comparison):
     got = figures_mod.energy_summary(cmp)
     assert got["available"] and not got["low"]
     np.testing.assert_allclose(got["bfmi"], bfmi, rtol=0.15)
-    assert "Energy BFMI per chain: " + ", ".join(fmt(v, 2) for v in got["bfmi"]) in html
+    assert "Energy BFMI per chain: " + ", ".join(f"{v:.2f}" for v in got["bfmi"]) in html
     pngs = figures_mod.render_pngs(cmp, dpi=40)
     assert "energy" in pngs and "energy" not in figures_mod.render_pngs(comparison, dpi=40)
+
+
+def test_markdown_round_trips_through_a_commonmark_parser(tmp_path):
+    """Independent reference: markdown-it (CommonMark + GFM tables) renders the names, title and
+    notes back to exactly the strings given, backticks and pipes included."""
+    markdown_it = pytest.importorskip("markdown_it")
+    rng = np.random.default_rng(7)
+    X, y, _ = simulate(150, [0.4, 0.6], [0.0, 4.0], [[1.5], [-1.5]], 0.4, random_state=4)
+    name = "a`b``c | d_<i>"
+    em = fit_em(
+        pd.DataFrame(X, columns=[name]), pd.Series(y, name="`y`"), 2, sigma="shared", n_init=2
+    )
+    w, b, c, s = draws_around(em, rng)
+    cmp = compare(em, posterior_tree(X, y, w, b, c, s, features=[name]))
+    title, note = "Run *1* <b> [x](y) _z_ (a) \\ #", "- starts <with> a dash & 50% | pipes"
+    md = render_mod.render_markdown(cmp, title=title, notes=[note])
+    html = markdown_it.MarkdownIt("commonmark").enable("table").render(md)
+    from html import unescape
+
+    assert unescape(re.search(r"<h1>(.*?)</h1>", html).group(1)) == title
+    codes = [unescape(t) for t in re.findall(r"<code>(.*?)</code>", html)]
+    assert name in codes and "`y`" in codes and f"coef[0,{name}]" in codes
+    assert note in [unescape(t) for t in re.findall(r"<li>(.*?)</li>", html)]
+    assert "<table>" in html and html.count("<table>") == md.count("\n|---")

@@ -13,6 +13,8 @@ _SYMBOLS = (("<=", "≤"), (">=", "≥"), ("!=", "≠"))
 # In prose only these can start Markdown or HTML syntax mid-line ("]" only where a link or
 # reference would follow: "](", "][", "]:").
 _PROSE_SPECIAL = re.compile(r"([\\`*<]|\](?=[(\[:]))")
+# A heading's closing "#" sequence (stripped by Markdown) at the end of the text.
+_CLOSING_HASHES = re.compile(r"(\s)(#+\s*)$")
 _UNDERSCORE_EDGE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
@@ -44,7 +46,8 @@ def code_span(value: Any) -> str:
 
 def md_text(value: Any) -> str:
     r"""Prose for Markdown: one line, ``≤`` for ``<=``, and a backslash only before ``\ ` * <``,
-    a ``]`` that would close a link, an underscore at a word edge and a leading ``# + - > =``
+    a ``]`` that would close a link, an underscore at a word edge, a leading ``# + - > =``
+    and a trailing ``#``
     (the characters that would start Markdown or HTML syntax).
 
     Examples
@@ -57,7 +60,7 @@ def md_text(value: Any) -> str:
     s = _UNDERSCORE_EDGE.sub(r"\\_", s)
     if s[:1] in ("#", "+", "-", ">", "="):  # would start a heading, list or quote
         s = "\\" + s
-    return s
+    return _CLOSING_HASHES.sub(r"\1\\\2", s)
 
 
 def md_cell(value: str) -> str:

@@ -232,15 +232,14 @@ def _sampler_warnings(d: dict[str, Any]) -> list[str]:
     switched = bool(d["label_switching"].get("detected"))
     after = d["sampler"].get("rhat_max_after")
     for w in d["sampler"]["warnings"]:
-        text = plain_symbols(w)
-        if "R-hat" in text and switched:
-            text += (
-                f" (before relabelling: expected under label switching; max R-hat after "
-                f"relabelling {fmt(after)})"
+        if "R-hat" in w and switched:
+            label = (
+                "Before relabelling (expected under label switching, which was found and "
+                f"resolved; max R-hat after relabelling {fmt(after)})"
             )
         else:
-            text += " (before relabelling)"
-        out.append(text)
+            label = "Before relabelling"
+        out.append(f"{label}: {plain_symbols(w)}")
     return out
 
 
