@@ -155,7 +155,7 @@ def test_interrupt_while_rendering_figures_leaves_nothing(comparison, tmp_path, 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(figures_mod, "png_bytes", interrupted)
+    monkeypatch.setattr(render_mod, "_png", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_report(comparison, tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -343,8 +343,8 @@ def test_energy_text_with_and_without_energy(comparison):
     assert got["available"] and not got["low"]
     np.testing.assert_allclose(got["bfmi"], bfmi, rtol=0.15)
     assert "Energy BFMI per chain: " + ", ".join(f"{v:.2f}" for v in got["bfmi"]) in html
-    pngs = figures_mod.render_pngs(cmp, dpi=40)
-    assert "energy" in pngs and "energy" not in figures_mod.render_pngs(comparison, dpi=40)
+    pngs = render_mod._render_pngs(cmp, dpi=40)
+    assert "energy" in pngs and "energy" not in render_mod._render_pngs(comparison, dpi=40)
 
 
 def test_markdown_round_trips_through_a_commonmark_parser(tmp_path):

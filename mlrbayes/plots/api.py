@@ -21,6 +21,7 @@ from ..priors import default_priors
 from . import checks
 from . import posterior as post
 from .em import (
+    OPACITY_NOTE,
     membership_alpha,
     plot_census,
     plot_fitted_lines,
@@ -129,7 +130,7 @@ def fit(em, X: Any, y: Any, *, ax=None):
     ax.axhline(0.0, color="0.3", lw=1)
     ax.set_xlabel(f"fitted {em.target_name} (most probable component)")
     ax.set_ylabel("residual")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", title=OPACITY_NOTE, title_fontsize="x-small")
     return ax
 
 

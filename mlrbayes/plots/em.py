@@ -315,9 +315,9 @@ def plot_census(
         With a single optimum the Axes holds one line of text (:func:`census_sentence`) and
         no axes frame instead of an almost empty panel.
     """
-    ax = new_ax(ax)
     ll = np.asarray(logliks, dtype=float)
     cnt = np.asarray(counts, dtype=int)
+    ax = new_ax(ax, (6.4, 0.5) if ll.shape[0] == 1 else (6.4, 4.4))  # one line of text
     if ll.shape[0] == 1:
         ax.set_axis_off()
         ax.text(0.5, 0.5, census_sentence(ll[0], int(cnt[0])), ha="center", va="center")

@@ -12,8 +12,6 @@ import io
 import warnings
 from typing import Any
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plots
@@ -29,7 +27,6 @@ __all__ = [
     "make_figures",
     "mcse_mean",
     "png_bytes",
-    "render_pngs",
 ]
 
 #: Parameters shown in per-parameter figures (the rest are summarised in the tables).
@@ -143,17 +140,6 @@ def png_bytes(fig, dpi: int) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
-
-
-def render_pngs(comparison: Comparison, dpi: int) -> dict[str, bytes]:
-    """PNG bytes of :func:`make_figures`, in page order; the figures are closed."""
-    with mpl.rc_context({"svg.hashsalt": "mlrbayes"}):
-        figs = make_figures(comparison)
-        try:
-            return {name: png_bytes(figs[name], dpi) for name in FIGURE_NAMES if name in figs}
-        finally:
-            for fig in figs.values():
-                plt.close(fig)
 
 
 def mcse_mean(comparison: Comparison) -> np.ndarray:

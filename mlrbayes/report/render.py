@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
@@ -52,7 +54,7 @@ from .figures import (
     energy_summary,
     make_figures,
     mcse_mean,
-    render_pngs,
+    png_bytes,
 )
 from .markdown import code_span, md_cell, md_text, plain_symbols
 
@@ -149,6 +151,22 @@ def _env() -> jinja2.Environment:
     env.filters["cell"] = md_cell
     env.filters["symbols"] = plain_symbols
     return env
+
+
+# ----------------------------------------------------------------------------- figures
+def _png(fig, dpi: int) -> bytes:
+    return png_bytes(fig, dpi)
+
+
+def _render_pngs(comparison: Comparison, dpi: int) -> dict[str, bytes]:
+    """PNG bytes of :func:`make_figures`, in page order; the figures are closed."""
+    with mpl.rc_context({"svg.hashsalt": "mlrbayes"}):
+        figs = make_figures(comparison)
+        try:
+            return {name: _png(figs[name], dpi) for name in FIGURE_NAMES if name in figs}
+        finally:
+            for fig in figs.values():
+                plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- context
@@ -305,7 +323,7 @@ def render_html(
     str
     """
     if figures is None:
-        figures = render_pngs(comparison, dpi)
+        figures = _render_pngs(comparison, dpi)
     uris = {
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for name, png in figures.items()
@@ -408,7 +426,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
     try:
-        pngs = render_pngs(comparison, dpi)
+        pngs = _render_pngs(comparison, dpi)
         figdir = tmp / FIGURE_DIR
         figdir.mkdir()
         paths = {}
