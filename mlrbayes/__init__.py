@@ -35,6 +35,8 @@ _LAZY = {
 
 def __getattr__(name: str):
     """Load the PyMC, plotting and scikit-learn layers only when one of their names is asked for."""
+    if name == "plots":  # matplotlib figures: loaded on first use of mb.plots
+        return __import__("importlib").import_module(".plots", __name__)
     if name in _LAZY:
         import importlib
 

@@ -175,7 +175,7 @@ def test_default_order_is_decreasing_weight():
             assert obj.weights[0] >= obj.weights[1]
     assert res.se_names[:3] == ["weights[0]", "intercept[0]", "intercept[1]"]
     np.testing.assert_allclose(res.responsibilities.mean(axis=0), res.weights, atol=1e-6)
-    np.testing.assert_allclose(res.responsibilities, res.predict_proba(X, y), atol=1e-9)
+    np.testing.assert_allclose(res.responsibilities, res.membership(X, y), atol=1e-9)
 
 
 def test_order_stable_under_row_and_start_permutations():

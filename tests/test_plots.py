@@ -144,18 +144,19 @@ def test_forest():
     hdi_lines = [ln for ln in ax_b.lines if ln.get_linewidth() == 3]
     assert len(hdi_lines) == 2
     np.testing.assert_allclose(sorted(ln.get_xdata()[0] for ln in hdi_lines), sorted(lo[2:4]))
-    # EM points with their 2 SE bars (NaN SE -> zero-length bar)
+    # EM points with their bars at the HDI's level: em ± z_{0.95} SE, z = 1.6449 for 90%
+    z = 1.6448536269514722
     err = ax_w.containers[0]
     np.testing.assert_allclose(sorted(err.lines[0].get_xdata()), sorted(em[:2]))
     seg = err.lines[2][0].get_segments()
     widths = sorted(abs(s[1][0] - s[0][0]) for s in seg)
-    np.testing.assert_allclose(widths, [0.2, 0.2])
+    np.testing.assert_allclose(widths, [2 * z * 0.05] * 2, rtol=1e-9)
     # intercept[1] has no SE: its bar has zero length
     seg_b = ax_b.containers[0].lines[2][0].get_segments()
-    assert sorted(abs(s[1][0] - s[0][0]) for s in seg_b) == pytest.approx([0.0, 0.4])
+    assert sorted(abs(s[1][0] - s[0][0]) for s in seg_b) == pytest.approx([0.0, 2 * z * 0.1])
     assert ax_c.get_xlabel() == "coef (data units)" and ax_s.get_xlabel() == "sigma (data units)"
     texts = [t.get_text() for t in ax_w.get_legend().get_texts()]
-    assert texts == ["posterior 90% HDI", "posterior mean", "EM estimate ± 2 SE"]
+    assert texts == ["posterior 90% HDI", "posterior mean", "EM estimate ± 1.64 SE (90%)"]
     assert ax_w.get_xlabel() == "mixing weight"
 
 
@@ -174,3 +175,107 @@ def test_mode_lines(rng):
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts == ["data", "horizontal (50% of chains)", "mode 1 (50% of chains)"]
     np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 1], y)
+
+
+# ----------------------------------------------------------------------------- v0.2 figures
+def test_points_shaded_by_membership_probability():
+    """Opacity follows the largest membership probability: 1/K faint, 1 solid, linear between;
+    the legend gives the hard count and the expected count (sum of probabilities)."""
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    p0 = np.array([1.0, 0.75, 0.5, 0.1])  # point 2 is a tie -> argmax picks component 0
+    resp = np.c_[p0, 1 - p0]
+    ax = plots.plot_fitted_lines(x, y, [0.0, 1.0], [1.0, -1.0], responsibilities=resp)
+    first, second = ax.collections
+    lo = 0.12  # MIN_ALPHA
+    np.testing.assert_allclose(first.get_facecolors()[:, 3], [1.0, lo + (1 - lo) * 0.5, lo])
+    np.testing.assert_allclose(second.get_facecolors()[:, 3], [lo + (1 - lo) * 0.8])
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[0] == "most probable: component 0 (n=3, expected 2.4)"
+    assert texts[1] == "most probable: component 1 (n=1, expected 1.6)"
+    assert "opacity" in ax.get_legend().get_title().get_text()
+
+
+def test_legend_equations_use_a_minus_sign():
+    ax = plots.plot_fitted_lines([0.0, 1.0], [0.0, 1.0], [0.0426, -2.5], [-1.01, 0.5])
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "component 0: y = 0.0426 \u2212 1.01·x" in texts
+    assert "component 1: y = \u22122.5 + 0.5·x" in texts
+    assert not any("+ -" in t for t in texts)
+    assert plots.line_equation(1.0, [-2.0, 3.0], ["a", "b"], "t") == "t = 1 \u2212 2·a + 3·b"
+
+
+def test_census_of_one_optimum_is_a_sentence():
+    ax = plots.plot_census([-51.25], [10])
+    assert not ax.axison and len(ax.collections) == 0
+    assert [t.get_text() for t in ax.texts] == [
+        "All 10 starts reached the same optimum (log-likelihood -51.25)."
+    ]
+
+
+def test_replicated_responses_have_the_mixture_moments():
+    """Independent reference: a normal mixture at x = 0 has mean sum w b and variance
+    sum w (s^2 + b^2) - mean^2; 200k replicates, tolerance 5 standard errors."""
+    n = 200_000
+    X = np.zeros((n, 1))
+    w, b, s = np.array([[0.3, 0.7]]), np.array([[-2.0, 1.0]]), np.array([[0.5, 1.5]])
+    y_rep = plots.checks.replicate_y(X, w, b, np.ones((1, 2, 1)), s, seed=3)
+    mean = float(np.sum(w * b))
+    var = float(np.sum(w * (s**2 + b**2))) - mean**2
+    assert y_rep.shape == (1, n)
+    assert abs(y_rep.mean() - mean) < 5 * np.sqrt(var / n)
+    assert abs(y_rep.var() / var - 1) < 0.02
+    from scipy.stats import norm
+
+    cdf = float(np.sum(w * norm.cdf((-0.5 - b) / s)))  # mixture CDF at -0.5
+    assert abs(np.mean(y_rep < -0.5) - cdf) < 5 * np.sqrt(cdf * (1 - cdf) / n)
+    again = plots.checks.replicate_y(X, w, b, np.ones((1, 2, 1)), s, seed=3)
+    np.testing.assert_array_equal(y_rep, again)
+
+
+def test_ranks_and_bfmi_against_references(rng):
+    from scipy.stats import rankdata
+
+    d = rng.normal(size=(3, 40, 2))
+    r = plots.checks.ranks(d)
+    for j in range(2):
+        np.testing.assert_array_equal(r[:, :, j].ravel(), rankdata(d[:, :, j].ravel()) - 1)
+    # AR(1) energy with coefficient rho: E diff^2 = 2 (1 - rho) var, so BFMI = 2 (1 - rho)
+    rho, n = 0.9, 100_000
+    e = np.empty((2, n))
+    e[:, 0] = rng.standard_normal(2)
+    noise = rng.standard_normal((2, n)) * np.sqrt(1 - rho**2)
+    for t in range(1, n):
+        e[:, t] = rho * e[:, t - 1] + noise[:, t]
+    np.testing.assert_allclose(plots.checks.bfmi(e), 2 * (1 - rho), rtol=0.05)
+
+
+def test_prior_densities_match_the_model_priors():
+    from scipy import integrate
+
+    pri = {
+        "weights": {"alpha": 1.0},
+        "intercept": {"mu": 2.0, "sigma": 3.0},
+        "coef": {"mu": 0.0, "sigma": np.array([1.0, 4.0])},
+        "sigma": {"sigma": 0.5},
+    }
+    g = np.linspace(0, 1, 5)
+    dens = plots.checks.prior_density("weights", (1,), pri, 3, g)
+    np.testing.assert_allclose(dens, 2 * (1 - g))  # Dirichlet(1,1,1) marginal: Beta(1, 2)
+    x = np.array([-1.0, 2.0, 5.0])
+    want = np.exp(-0.5 * ((x - 2.0) / 3.0) ** 2) / (3.0 * np.sqrt(2 * np.pi))
+    np.testing.assert_allclose(plots.checks.prior_density("intercept", (0,), pri, 3, x), want)
+    want = np.exp(-0.5 * (x / 4.0) ** 2) / (4.0 * np.sqrt(2 * np.pi))  # feature 1's sd
+    np.testing.assert_allclose(plots.checks.prior_density("coef", (2, 1), pri, 3, x), want)
+    s = np.linspace(0, 5, 2001)
+    half = plots.checks.prior_density("sigma", (), pri, 3, s)
+    assert half[0] == pytest.approx(np.sqrt(2 / np.pi) / 0.5)
+    assert integrate.trapezoid(half, s) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_forest_interval_level_follows_hdi_prob():
+    fig = plots.plot_forest(["sigma"], [1.0], [0.1], [1.0], [0.8], [1.2], hdi_prob=0.5)
+    (ax,) = fig.axes
+    seg = ax.containers[0].lines[2][0].get_segments()[0]
+    assert abs(seg[1][0] - seg[0][0]) == pytest.approx(2 * 0.6744897501960817 * 0.1)
+    assert "EM estimate ± 0.674 SE (50%)" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -17,14 +17,18 @@ moved into place only when all of it has been rendered, so a failure or a Ctrl-C
 half-written report (a previous report there is kept until the new one is complete).
 
 Every user-supplied string (column names, the title, notes) is escaped: the HTML template runs
-with jinja2 autoescaping on, and the Markdown filter escapes HTML and Markdown syntax.
+with jinja2 autoescaping on; the Markdown puts names in code spans (fenced to fit any backticks
+inside) and escapes only the characters that would start Markdown or HTML syntax in prose
+(:mod:`mlrbayes.report.markdown`), so it reads as plain text and renders on GitHub.
+
+Reports of seeded runs are byte-reproducible except the one line that states the generation
+time (PNG figures are written without run-dependent metadata).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
-import io
 import json
 import math
 import os
@@ -35,32 +39,66 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
 
-from .. import plots
-from ..compare import Comparison, parameter_draws
+from ..compare import Comparison
+from ..plots.em import census_sentence
+from ..plots.style import line_equation
+from .figures import (
+    FIGURE_NAMES,
+    MAX_TRACE_DRAWS,
+    MAX_TRACE_PARAMS,
+    energy_summary,
+    make_figures,
+    mcse_mean,
+    png_bytes,
+)
+from .markdown import code_span, md_cell, md_text, plain_symbols
 
-__all__ = ["fmt", "make_figures", "render_html", "render_markdown", "write_report"]
+__all__ = [
+    "MAX_TRACE_DRAWS",
+    "MAX_TRACE_PARAMS",
+    "fmt",
+    "make_figures",
+    "render_html",
+    "render_markdown",
+    "write_report",
+]
 
 REPORT_FILES = ("report.html", "report.md", "report.json")
 FIGURE_DIR = "report_files"
 
-#: Parameters shown in trace plots (the rest are summarised in the tables).
-MAX_TRACE_PARAMS = 16
-#: Draws per chain drawn in trace plots (thinned evenly above this).
-MAX_TRACE_DRAWS = 500
-
 _FIGURE_CAPTIONS = {
-    "fit": "Data with the EM fitted lines; points coloured by the component with the largest "
-    "responsibility (residual panels per component when there are several predictors).",
+    "fit": "Data with the EM fitted lines. Each point has the colour of its most probable "
+    "component and an opacity that grows with that probability (faint: the data cannot tell "
+    "the components apart there); the legend gives, per component, how many points it is most "
+    "probable for and its expected count (the sum of its membership probabilities). With "
+    "several predictors: residual panels per component.",
     "loglik_trace": "EM log-likelihood by iteration for the best start.",
     "census": "Census of EM optima: log-likelihood of each distinct optimum and how many "
     "random starts reached it.",
     "trace_before": "Posterior draws as sampled (before relabelling), one line per chain.",
     "trace_after": "Posterior draws relabelled to the EM labels, one line per chain.",
-    "forest": "EM estimate ± 2 standard errors (orange) against the posterior mean and HDI (blue).",
+    "rank": "Rank plot of the relabelled draws (arviz-plots: difference between each chain's "
+    "empirical CDF of fractional ranks and the uniform one, with a simultaneous envelope). "
+    "Chains that mix stay inside the envelope.",
+    "energy": "NUTS energy: centred marginal energy against energy transitions. Similar "
+    "shapes mean the sampler explores the tails; the title gives the BFMI per chain "
+    "(below 0.3 is a warning sign).",
+    "ppc": "Posterior predictive check: density of the observed response (black) against "
+    "responses simulated from evenly spaced posterior draws at the observed predictors (blue).",
+    "residuals": "Standardised residuals (y − mean of component k) / σ_k at the posterior "
+    "means, each observation weighted by its membership probability, against the standard "
+    "normal density (dashed).",
+    "prior_posterior": "Prior (dashed) against posterior (solid) density per parameter, over "
+    "the posterior's range. A prior that is flat there means the data, not the prior, "
+    "determine the estimate.",
     "modes": "Regression lines implied by each posterior mode.",
+    "forest": "EM estimate ± {z} standard errors (orange; a normal {pct} interval) against the "
+    "posterior mean and {pct} HDI (blue): both intervals at the same level.",
 }
 
 
@@ -97,141 +135,47 @@ def fmt(value: Any, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
-def _md_escape(value: Any) -> str:
-    """Escape a string for Markdown: HTML special characters and Markdown syntax."""
-    s = str(value)
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    out = []
-    for ch in s:
-        if ch in "\\`*_{}[]()#+!|~":
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out).replace("\n", " ")
-
-
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mlrbayes.report", "templates"),
         # HTML-escape everything except the Markdown template, whose strings go through the
-        # ``md`` filter (HTML entities plus Markdown syntax) instead.
+        # ``md`` (prose) and ``code`` (code span) filters instead.
         autoescape=lambda name: name is None or not name.endswith(".md.j2"),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["fmt"] = fmt
-    env.filters["md"] = _md_escape
+    env.filters["md"] = md_text
+    env.filters["code"] = code_span
+    env.filters["cell"] = md_cell
+    env.filters["symbols"] = plain_symbols
     return env
 
 
 # ----------------------------------------------------------------------------- figures
-def _thin(draws: np.ndarray) -> np.ndarray:
-    step = max(1, math.ceil(draws.shape[1] / MAX_TRACE_DRAWS))
-    return draws[:, ::step, :MAX_TRACE_PARAMS]
-
-
-def _modes_for_plot(comparison: Comparison) -> list[dict[str, Any]]:
-    """The modes' lines and share of chains, as :func:`mlrbayes.plots.plot_mode_lines` takes."""
-    return [
-        {
-            "intercept": m.intercept,
-            "coef": m.coef,
-            "share_chains": m.share_chains,
-            "label": f"mode {m.index}" + (" (EM)" if m.contains_em else ""),
-        }
-        for m in comparison.diagnosis.multimodality.modes
-    ]
-
-
-def make_figures(comparison: Comparison) -> dict[str, Any]:
-    """All report figures of a comparison, as matplotlib Figures keyed by name.
-
-    Keys: ``fit`` (when the comparison holds the data), ``loglik_trace``, ``census``,
-    ``trace_before``, ``trace_after``, ``forest`` and, when multimodality was found with one
-    predictor, ``modes``. The caller closes them (``matplotlib.pyplot.close``).
-    """
-    em = comparison.em
-    figs: dict[str, Any] = {}
-    if comparison.X is not None and comparison.y is not None:
-        figs["fit"] = plots.plot_fit(
-            comparison.X,
-            comparison.y,
-            em.intercept,
-            em.coef,
-            em.responsibilities,
-            weights=em.weights,
-            feature_names=em.feature_names,
-            target_name=em.target_name,
-            title="EM fit",
-        )
-    ax = plots.plot_loglik_trace(em.loglik_trace)
-    figs["loglik_trace"] = ax.figure
-    ax = plots.plot_census(
-        [o.loglik for o in em.optima],
-        [o.count for o in em.optima],
-        degenerate=[o.degenerate for o in em.optima],
-    )
-    figs["census"] = ax.figure
-    names = em.param_names()[:MAX_TRACE_PARAMS]
-    figs["trace_before"] = plots.plot_trace(
-        _thin(parameter_draws(comparison.draws_raw, em)), names, title="Before relabelling"
-    )
-    figs["trace_after"] = plots.plot_trace(
-        _thin(parameter_draws(comparison.draws, em)),
-        names,
-        title="After relabelling to the EM labels",
-    )
-    t = comparison.table
-    figs["forest"] = plots.plot_forest(
-        t["name"],
-        t["em"],
-        t["em_se"],
-        t["post_mean"],
-        t["hdi_low"],
-        t["hdi_high"],
-        hdi_prob=comparison.hdi_prob,
-    )
-    modes = _modes_for_plot(comparison)
-    if (
-        comparison.diagnosis.multimodality.detected
-        and modes
-        and em.n_features == 1
-        and comparison.X is not None
-    ):
-        _, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
-        plots.plot_mode_lines(
-            comparison.X,
-            comparison.y,
-            modes,
-            feature_name=em.feature_names[0],
-            target_name=em.target_name,
-            ax=ax,
-        )
-        figs["modes"] = ax.figure
-    return figs
-
-
 def _png(fig, dpi: int) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+    return png_bytes(fig, dpi)
 
 
 def _render_pngs(comparison: Comparison, dpi: int) -> dict[str, bytes]:
-    figs = make_figures(comparison)
-    try:
-        return {name: _png(fig, dpi) for name, fig in figs.items()}
-    finally:
-        for fig in figs.values():
-            plt.close(fig)
+    """PNG bytes of :func:`make_figures`, in page order; the figures are closed."""
+    with mpl.rc_context({"svg.hashsalt": "mlrbayes"}):
+        figs = make_figures(comparison)
+        try:
+            return {name: _png(figs[name], dpi) for name in FIGURE_NAMES if name in figs}
+        finally:
+            for fig in figs.values():
+                plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- context
 def _context(
-    d: dict[str, Any], *, title: str, notes: Sequence[str], figures: dict[str, str]
+    comparison: Comparison, *, title: str, notes: Sequence[str], figures: dict[str, str]
 ) -> dict:
-    """Template variables, all from ``d`` (``Comparison.to_dict()``) and the figures."""
+    """Template variables: from ``Comparison.to_dict()``, the figures and the posterior checks
+    (MCSE, BFMI) computed from the comparison's draws."""
+    d = comparison.to_dict()
     em = d["em"]
     settings = d["settings"]
     census = [
@@ -257,33 +201,64 @@ def _context(
         }
         for m in d["multimodality"]["modes"]
     ]
+    table = d["parameters"]
+    for row, mcse in zip(table, mcse_mean(comparison), strict=True):
+        row["mcse_mean"] = float(mcse) if np.isfinite(mcse) else None
+    z = float(stats.norm.ppf((1.0 + d["hdi_prob"]) / 2.0))
+    hdi_pct = f"{d['hdi_prob']:.0%}"
+    captions = dict(_FIGURE_CAPTIONS)
+    captions["forest"] = captions["forest"].format(z=f"{z:.3g}", pct=hdi_pct)
     return {
         "title": title,
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "verdict": d["verdict"],
-        "reasons": d["reasons"],
+        "reasons": [plain_symbols(r) for r in d["reasons"]],
         "notes": list(notes),
         "settings": settings,
         "sampler": d["sampler"],
-        "table": d["parameters"],
+        "sampler_warnings": _sampler_warnings(d),
+        "table": table,
         "convergence": d["convergence"],
         "em": em,
         "em_rows": [{k: r[k] for k in ("name", "em", "em_se")} for r in d["parameters"]],
         "em_has_se": bool(em["standard_errors"]),
         "census": census,
         "n_starts": int(sum(o["count"] for o in em["census"])),
+        "census_sentence": (
+            census_sentence(census[0]["loglik"], census[0]["count"]) if len(census) == 1 else ""
+        ),
         "K": em["n_components"],
         "modes": modes,
         "diagnosis": d["diagnosis"],
         "label_switching": d["label_switching"],
         "multimodality": d["multimodality"],
-        "figures": {name: figures.get(name) for name in _FIGURE_CAPTIONS},  # absent: None
-        "captions": _FIGURE_CAPTIONS,
+        "figures": {name: figures.get(name) for name in FIGURE_NAMES},  # absent: None
+        "captions": captions,
+        "energy": energy_summary(comparison),
+        "z_level": z,
         "priors": _priors_text(settings.get("priors")),
         "versions": settings.get("versions", {}),
         "thresholds": d["thresholds"],
-        "hdi_pct": f"{d['hdi_prob']:.0%}",
+        "hdi_pct": hdi_pct,
     }
+
+
+def _sampler_warnings(d: dict[str, Any]) -> list[str]:
+    """The sampler's messages, each saying it is about the draws before relabelling; an R-hat
+    message under label switching also says that this is expected and gives R-hat after."""
+    out = []
+    switched = bool(d["label_switching"].get("detected"))
+    after = d["sampler"].get("rhat_max_after")
+    for w in d["sampler"]["warnings"]:
+        if "R-hat" in w and switched:
+            label = (
+                "Before relabelling (expected under label switching, which was found and "
+                f"resolved; max R-hat after relabelling {fmt(after)})"
+            )
+        else:
+            label = "Before relabelling"
+        out.append(f"{label}: {plain_symbols(w)}")
+    return out
 
 
 def _numbers_text(values: Any) -> str:
@@ -295,14 +270,10 @@ def _mode_lines_text(mode: dict, features: Sequence[str], target: str) -> list[s
     b = np.ravel(np.asarray(mode["intercept"], dtype=float))
     c = np.asarray(mode["coef"], dtype=float).reshape(b.shape[0], -1)
     w = np.ravel(np.asarray(mode["weights"], dtype=float))
-    out = []
-    for k in range(b.shape[0]):
-        terms = " ".join(
-            f"{'+' if c[k, j] >= 0 else '−'} {fmt(abs(c[k, j]), 3)}·{features[j]}"
-            for j in range(c.shape[1])
-        )
-        out.append(f"{target} = {fmt(b[k], 3)} {terms} (weight {fmt(w[k], 2)})")
-    return out
+    return [
+        f"{line_equation(b[k], c[k], features, target)} (weight {fmt(w[k], 2)})"
+        for k in range(b.shape[0])
+    ]
 
 
 def _priors_text(priors: Any) -> list[str]:
@@ -357,7 +328,7 @@ def render_html(
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for name, png in figures.items()
     }
-    ctx = _context(comparison.to_dict(), title=title, notes=notes, figures=uris)
+    ctx = _context(comparison, title=title, notes=notes, figures=uris)
     return _env().get_template("report.html.j2").render(**ctx)
 
 
@@ -383,7 +354,7 @@ def render_markdown(
     str
     """
     figures = dict(figure_paths or {})
-    ctx = _context(comparison.to_dict(), title=title, notes=notes, figures=figures)
+    ctx = _context(comparison, title=title, notes=notes, figures=figures)
     return _env().get_template("report.md.j2").render(**ctx)
 
 

@@ -1,21 +1,7 @@
-"""Figures for EM fits, posteriors and their comparison (matplotlib only).
+"""Figures of an EM fit from plain arrays: data and lines, residuals, log-likelihood, census.
 
-Every function takes plain arrays (already computed elsewhere: this module does no statistics)
-and draws onto a given ``ax=`` (returning the Axes) or ``fig=`` (returning the Figure); when none
-is given a new one is created. Components keep one colour everywhere (matplotlib's ``tab10``
-cycle, component ``k`` -> ``C{k}``), so a line in one figure matches the same component in the
-next.
-
-Functions
----------
-plot_fitted_lines   data and one fitted line per component, points coloured by membership (p = 1)
-plot_residuals      residual panels per component for several predictors
-plot_fit            one of the two above, chosen by the number of predictors
-plot_loglik_trace   EM log-likelihood per iteration
-plot_census         distinct EM optima: log-likelihood and how many starts reached each
-plot_trace          MCMC trace per parameter, one line per chain
-plot_forest         EM estimate +/- 2 SE against the posterior HDI, grouped by parameter kind
-plot_mode_lines     the regression lines each posterior mode implies (p = 1)
+Each function takes arrays (computed elsewhere) and draws onto ``ax=`` (returning the Axes) or
+``fig=`` (returning the Figure); a new one is created when none is given.
 """
 
 from __future__ import annotations
@@ -23,44 +9,32 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import to_rgba
+
+from .style import component_color, line_equation, new_ax, new_fig, one_predictor
 
 __all__ = [
-    "component_color",
+    "OPACITY_NOTE",
+    "census_sentence",
+    "membership_alpha",
     "plot_census",
     "plot_fit",
     "plot_fitted_lines",
-    "plot_forest",
     "plot_loglik_trace",
     "plot_mode_lines",
     "plot_residuals",
-    "plot_trace",
+    "shaded_colors",
 ]
 
 _MODE_STYLES = ("-", "--", ":", "-.")
+#: Opacity of a point whose membership is as uncertain as it can be (probability 1/K).
+MIN_ALPHA = 0.12
+#: Legend title explaining the shading of the points.
+OPACITY_NOTE = "colour: most probable component; opacity: its probability (1/K faint, 1 solid)"
 
 
-def component_color(k: int) -> str:
-    """Matplotlib colour of component ``k`` (``"C0"``, ``"C1"``, ...)."""
-    return f"C{int(k) % 10}"
-
-
-def _new_ax(ax):
-    if ax is not None:
-        return ax
-    _, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
-    return ax
-
-
-def _new_fig(fig, figsize):
-    if fig is not None:
-        fig.clear()
-        return fig
-    return plt.figure(figsize=figsize, layout="constrained")
-
-
-def _membership(responsibilities: np.ndarray | None, n: int, k: int) -> np.ndarray | None:
+def _responsibilities(responsibilities: Any, n: int, k: int) -> np.ndarray | None:
     if responsibilities is None:
         return None
     r = np.asarray(responsibilities, dtype=float)
@@ -68,7 +42,35 @@ def _membership(responsibilities: np.ndarray | None, n: int, k: int) -> np.ndarr
         raise ValueError(
             f"responsibilities must have shape (n_samples, K) = ({n}, {k}); got {r.shape}."
         )
-    return np.argmax(r, axis=1)
+    return r
+
+
+def membership_alpha(r: np.ndarray) -> np.ndarray:
+    """Opacity of each point from its membership probabilities.
+
+    Parameters
+    ----------
+    r : ndarray of shape (n_samples, K)
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        ``MIN_ALPHA`` at the largest probability ``1/K`` (no information), 1 at probability 1,
+        linear in between.
+    """
+    k = r.shape[1]
+    top = r.max(axis=1)
+    if k == 1:
+        return np.ones_like(top)
+    share = np.clip((top - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)
+    return MIN_ALPHA + (1.0 - MIN_ALPHA) * share
+
+
+def shaded_colors(k: int, alpha: np.ndarray) -> np.ndarray:
+    """RGBA rows of component ``k``'s colour with opacities ``alpha`` (shape (n,) -> (n, 4))."""
+    rgba = np.tile(np.asarray(to_rgba(component_color(k))), (alpha.shape[0], 1))
+    rgba[:, 3] = alpha
+    return rgba
 
 
 def plot_fitted_lines(
@@ -93,8 +95,9 @@ def plot_fitted_lines(
     intercept : array-like of shape (K,)
     coef : array-like of shape (K,) or (K, 1)
     responsibilities : array-like of shape (n_samples, K), optional
-        Points are coloured by the component with the largest responsibility; without it all
-        points are grey.
+        Each point takes the colour of its most probable component and an opacity that grows
+        with that probability (:func:`membership_alpha`), so uncertain points fade instead of
+        being counted for one component; without it all points are grey.
     weights : array-like of shape (K,), optional
         Shown in the legend.
     feature_name, target_name : str
@@ -105,51 +108,54 @@ def plot_fitted_lines(
     Returns
     -------
     matplotlib.axes.Axes
-        One line per component (``ax.lines[k]``), one scatter collection per component that has
-        points (or one grey collection without responsibilities).
+        One line per component (``ax.lines[k]``), one scatter collection per component that is
+        the most probable for some point (or one grey collection without responsibilities).
+        The legend gives, per component, the number of points it is most probable for and its
+        expected count (the sum of its membership probabilities).
     """
-    ax = _new_ax(ax)
-    x = np.asarray(x, dtype=float).reshape(len(y), -1)
-    if x.shape[1] != 1:
-        raise ValueError(
-            f"plot_fitted_lines draws one predictor; got {x.shape[1]} columns. "
-            "Use plot_residuals (or plot_fit) for several predictors."
-        )
-    x = x[:, 0]
-    y = np.asarray(y, dtype=float)
+    ax = new_ax(ax)
+    x, y = one_predictor(
+        x, y, "plot_fitted_lines", " Use plot_residuals (or plot_fit) for several predictors."
+    )
     b = np.asarray(intercept, dtype=float)
     c = np.asarray(coef, dtype=float).reshape(b.shape[0], -1)[:, 0]
     k_count = b.shape[0]
-    member = _membership(responsibilities, x.shape[0], k_count)
-    if member is None:
+    r = _responsibilities(responsibilities, x.shape[0], k_count)
+    if r is None:
         ax.scatter(x, y, s=14, color="0.5", alpha=0.7, label="data")
     else:
+        member = np.argmax(r, axis=1)
+        alpha = membership_alpha(r)
         for k in range(k_count):
             sel = member == k
             if np.any(sel):
                 ax.scatter(
                     x[sel],
                     y[sel],
-                    s=14,
-                    color=component_color(k),
-                    alpha=0.7,
-                    label=f"assigned to component {k} (n={int(sel.sum())})",
+                    s=16,
+                    c=shaded_colors(k, alpha[sel]),
+                    edgecolors="none",
+                    label=f"most probable: component {k} (n={int(sel.sum())}, "
+                    f"expected {r[:, k].sum():.1f})",
                 )
     grid = np.linspace(x.min(), x.max(), 200)
     for k in range(k_count):
         w = "" if weights is None else f", weight {float(np.asarray(weights)[k]):.2f}"
+        eq = line_equation(b[k], [c[k]], [feature_name], target_name)
         ax.plot(
             grid,
             b[k] + c[k] * grid,
             color=component_color(k),
             lw=2,
-            label=f"component {k}: {target_name} = {b[k]:.3g} + {c[k]:.3g}·{feature_name}{w}",
+            label=f"component {k}: {eq}{w}",
         )
     ax.set_xlabel(feature_name)
     ax.set_ylabel(target_name)
     if title:
         ax.set_title(title)
-    ax.legend(fontsize="small", loc="best")
+    legend = ax.legend(fontsize="small", loc="best")
+    if r is not None:
+        legend.set_title(OPACITY_NOTE, prop={"size": "x-small"})
     return ax
 
 
@@ -165,8 +171,9 @@ def plot_residuals(
 ):
     """Residual panels, one per component, for several predictors.
 
-    Panel ``k`` shows the observations assigned to component ``k`` (largest responsibility):
-    residual ``y - (b_k + c_k . x)`` against the fitted value ``b_k + c_k . x``.
+    Panel ``k`` shows the observations whose most probable component is ``k``: residual
+    ``y - (b_k + c_k . x)`` against the fitted value ``b_k + c_k . x``, shaded by that
+    probability as in :func:`plot_fitted_lines`.
 
     Parameters
     ----------
@@ -190,13 +197,15 @@ def plot_residuals(
     b = np.asarray(intercept, dtype=float)
     c = np.asarray(coef, dtype=float).reshape(b.shape[0], X.shape[1])
     k_count = b.shape[0]
-    member = _membership(responsibilities, X.shape[0], k_count)
-    fig = _new_fig(fig, (3.6 * k_count, 3.4))
+    r = _responsibilities(responsibilities, X.shape[0], k_count)
+    member = np.argmax(r, axis=1)
+    alpha = membership_alpha(r)
+    fig = new_fig(fig, (3.6 * k_count, 3.4))
     axes = fig.subplots(1, k_count, squeeze=False)[0]
     for k, ax in enumerate(axes):
         sel = member == k
         fitted = b[k] + X[sel] @ c[k]
-        ax.scatter(fitted, y[sel] - fitted, s=12, color=component_color(k), alpha=0.7)
+        ax.scatter(fitted, y[sel] - fitted, s=12, c=shaded_colors(k, alpha[sel]), edgecolors="none")
         ax.axhline(0.0, color="0.3", lw=1)
         ax.set_title(f"component {k} (n={int(sel.sum())})")
         ax.set_xlabel(f"fitted {target_name}")
@@ -226,8 +235,7 @@ def plot_fit(
     if X.ndim == 1:
         X = X[:, None]
     if X.shape[1] == 1:
-        fig = _new_fig(fig, (6.4, 4.4))
-        ax = fig.subplots()
+        fig = new_fig(fig, (6.4, 4.6))
         plot_fitted_lines(
             X,
             y,
@@ -238,7 +246,7 @@ def plot_fit(
             feature_name=(feature_names or ["x"])[0],
             target_name=target_name,
             title=title,
-            ax=ax,
+            ax=fig.subplots(),
         )
         return fig
     fig = plot_residuals(X, y, intercept, coef, responsibilities, target_name=target_name, fig=fig)
@@ -261,7 +269,7 @@ def plot_loglik_trace(loglik_trace: Any, *, title: str | None = None, ax=None):
     matplotlib.axes.Axes
         One line whose y data is ``loglik_trace``.
     """
-    ax = _new_ax(ax)
+    ax = new_ax(ax)
     tr = np.asarray(loglik_trace, dtype=float)
     ax.plot(np.arange(tr.shape[0]), tr, marker="o", ms=3, color="C0", label="best start")
     ax.set_xlabel("EM iteration")
@@ -269,6 +277,13 @@ def plot_loglik_trace(loglik_trace: Any, *, title: str | None = None, ax=None):
     ax.set_title(title or "EM log-likelihood by iteration")
     ax.legend(fontsize="small", loc="lower right")
     return ax
+
+
+def census_sentence(loglik: float, count: int) -> str:
+    """The census of a single optimum in words (shown instead of a one-point figure)."""
+    starts = f"{count} start{'s' if count != 1 else ''}"
+    every = "The only start" if count == 1 else f"All {starts}"
+    return f"{every} reached the same optimum (log-likelihood {loglik:.6g})."
 
 
 def plot_census(
@@ -297,10 +312,16 @@ def plot_census(
     matplotlib.axes.Axes
         Optimum ``i`` is drawn at ``(logliks[i], i)`` (best at the top) and annotated with
         ``"<count> starts"``; one scatter collection for regular, one for degenerate optima.
+        With a single optimum the Axes holds one line of text (:func:`census_sentence`) and
+        no axes frame instead of an almost empty panel.
     """
-    ax = _new_ax(ax)
     ll = np.asarray(logliks, dtype=float)
     cnt = np.asarray(counts, dtype=int)
+    ax = new_ax(ax, (6.4, 0.5) if ll.shape[0] == 1 else (6.4, 4.4))  # one line of text
+    if ll.shape[0] == 1:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, census_sentence(ll[0], int(cnt[0])), ha="center", va="center")
+        return ax
     deg = np.zeros(ll.shape, bool) if degenerate is None else np.asarray(degenerate, bool)
     idx = np.arange(ll.shape[0])
     size = 30 + 170 * cnt / max(int(cnt.max()), 1)
@@ -323,152 +344,11 @@ def plot_census(
     ax.set_ylim(idx[-1] + 0.6 if idx.size else 0.6, -0.6)
     ax.set_xlabel("log-likelihood at optimum")
     ax.set_ylabel("distinct optimum (best first)")
-    ax.set_title(
-        title
-        or f"EM census: {int(cnt.sum())} starts, {ll.shape[0]} distinct "
-        + ("optimum" if ll.shape[0] == 1 else "optima")
-    )
+    ax.set_title(title or f"EM census: {int(cnt.sum())} starts, {ll.shape[0]} distinct optima")
     ax.legend(fontsize="small", loc="lower left")
     span = float(np.ptp(ll)) if ll.size > 1 else 1.0
     ax.set_xlim(ll.min() - 0.1 * span - 1e-9, ll.max() + 0.35 * span + 1e-9)
     return ax
-
-
-def plot_trace(
-    draws: Any,
-    names: Sequence[str],
-    *,
-    title: str | None = None,
-    fig=None,
-):
-    """Trace plot: one panel per parameter, one line per chain.
-
-    Parameters
-    ----------
-    draws : array-like of shape (n_chains, n_draws, n_params)
-    names : sequence of str, length n_params
-    title : str, optional
-        Figure title (e.g. "before relabelling").
-    fig : matplotlib Figure, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        With ``n_params`` axes (titled by name), each holding ``n_chains`` lines whose y data
-        are that chain's draws.
-    """
-    d = np.asarray(draws, dtype=float)
-    if d.ndim != 3 or d.shape[2] != len(names):
-        raise ValueError(
-            f"draws must have shape (n_chains, n_draws, {len(names)}) to match names; "
-            f"got {d.shape}."
-        )
-    n_par = d.shape[2]
-    ncols = 2 if n_par > 3 else 1
-    nrows = int(np.ceil(n_par / ncols))
-    fig = _new_fig(fig, (5.0 * ncols, 1.7 * nrows + 0.6))
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel()
-    it = np.arange(d.shape[1])
-    for j, ax in enumerate(axes):
-        if j >= n_par:
-            ax.set_visible(False)
-            continue
-        for c in range(d.shape[0]):
-            ax.plot(it, d[c, :, j], lw=0.6, alpha=0.8, color=f"C{c % 10}", label=f"chain {c}")
-        ax.set_title(names[j], fontsize="small")
-        ax.set_ylabel("value", fontsize="small")
-    for ax in axes[-ncols:]:
-        ax.set_xlabel("draw")
-    if d.shape[0] <= 10 and n_par:
-        axes[0].legend(fontsize="x-small", ncols=min(d.shape[0], 4), loc="upper right")
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-def _kind(name: str) -> str:
-    return name.split("[", 1)[0]
-
-
-def plot_forest(
-    names: Sequence[str],
-    em: Any,
-    em_se: Any,
-    post_mean: Any,
-    hdi_low: Any,
-    hdi_high: Any,
-    *,
-    hdi_prob: float = 0.94,
-    title: str | None = None,
-    fig=None,
-):
-    """EM estimate ± 2 SE against the posterior mean and HDI, one row per parameter.
-
-    Parameters are grouped by kind (weights, intercept, coef, sigma), one panel each, so each
-    panel has its own scale.
-
-    Parameters
-    ----------
-    names : sequence of str, length n_params
-        Package-wide parameter names (``weights[0]``, ``coef[1,x]``, ...).
-    em, em_se, post_mean, hdi_low, hdi_high : array-like of shape (n_params,)
-        ``em_se`` may hold NaN (no error bar is drawn then).
-    hdi_prob : float
-        Shown in the legend.
-    title : str, optional
-    fig : matplotlib Figure, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One axes per kind present. In each, row ``i`` (top first) shows the HDI as a horizontal
-        line, the posterior mean as a dot and the EM estimate with its ± 2 SE error bar; the
-        y tick labels are the parameter names.
-    """
-    names = list(names)
-    em, se, pm, lo, hi = (
-        np.asarray(a, dtype=float) for a in (em, em_se, post_mean, hdi_low, hdi_high)
-    )
-    kinds: list[str] = []
-    for nm in names:
-        if _kind(nm) not in kinds:
-            kinds.append(_kind(nm))
-    rows = [sum(_kind(nm) == kd for nm in names) for kd in kinds]
-    fig = _new_fig(fig, (6.4, 0.9 + 0.42 * sum(rows) + 0.5 * len(kinds)))
-    axes = fig.subplots(len(kinds), 1, squeeze=False, height_ratios=[r + 0.8 for r in rows])[:, 0]
-    for ax, kd in zip(axes, kinds, strict=True):
-        idx = [i for i, nm in enumerate(names) if _kind(nm) == kd]
-        pos = np.arange(len(idx))[::-1].astype(float)
-        for row, i in zip(pos, idx, strict=True):
-            ax.plot(
-                [lo[i], hi[i]],
-                [row + 0.12] * 2,
-                color="C0",
-                lw=3,
-                solid_capstyle="butt",
-                label=f"posterior {hdi_prob:.0%} HDI" if row == pos[0] else None,
-            )
-        ax.scatter(
-            pm[idx], pos + 0.12, color="C0", marker="o", s=22, zorder=3, label="posterior mean"
-        )
-        err = np.where(np.isfinite(se[idx]), 2.0 * se[idx], 0.0)
-        ax.errorbar(
-            em[idx],
-            pos - 0.12,
-            xerr=err,
-            fmt="s",
-            color="C1",
-            ms=5,
-            capsize=3,
-            label="EM estimate ± 2 SE",
-        )
-        ax.set_yticks(pos, [names[i] for i in idx])
-        ax.set_ylim(-0.7, len(idx) - 0.3)
-        ax.set_xlabel(f"{kd} (data units)" if kd != "weights" else "mixing weight")
-        ax.grid(axis="x", alpha=0.3)
-    axes[0].legend(fontsize="x-small", loc="best")
-    fig.suptitle(title or "EM vs posterior")
-    return fig
 
 
 def plot_mode_lines(
@@ -476,10 +356,10 @@ def plot_mode_lines(
     y: Any,
     modes: Sequence[Mapping[str, Any]],
     *,
-    feature_name: str = "x",
-    target_name: str = "y",
     title: str | None = None,
     ax=None,
+    feature_name: str = "x",
+    target_name: str = "y",
 ):
     """The regression lines implied by each posterior mode, over the data (one predictor).
 
@@ -500,11 +380,8 @@ def plot_mode_lines(
         One grey scatter for the data, then K lines per mode (mode ``m`` in line style
         ``["-", "--", ":", "-."][m % 4]``), with one legend entry per mode.
     """
-    ax = _new_ax(ax)
-    x = np.asarray(x, dtype=float).reshape(len(y), -1)
-    if x.shape[1] != 1:
-        raise ValueError(f"plot_mode_lines draws one predictor; got {x.shape[1]} columns.")
-    x = x[:, 0]
+    ax = new_ax(ax)
+    x, y = one_predictor(x, y, "plot_mode_lines")
     ax.scatter(x, y, s=12, color="0.6", alpha=0.7, label="data")
     grid = np.linspace(x.min(), x.max(), 200)
     for m, mode in enumerate(modes):
