@@ -9,6 +9,8 @@ Importing the package does not import PyMC, matplotlib or scikit-learn: ``build_
 
 from __future__ import annotations
 
+import importlib
+
 from .compare import Comparison, compare
 from .datasets import load_tonedata
 from .diagnostics import Diagnosis, diagnose
@@ -36,10 +38,8 @@ _LAZY = {
 def __getattr__(name: str):
     """Load the PyMC, plotting and scikit-learn layers only when one of their names is asked for."""
     if name == "plots":  # matplotlib figures: loaded on first use of mb.plots
-        return __import__("importlib").import_module(".plots", __name__)
+        return importlib.import_module(".plots", __name__)
     if name in _LAZY:
-        import importlib
-
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
         return getattr(module, name)
     raise AttributeError(f"module 'mlrbayes' has no attribute {name!r}")
