@@ -34,7 +34,7 @@ from .posterior.convergence import rhat_ess
 from .posterior.draws import PosteriorDraws
 from .spec import Dataset
 
-__all__ = ["Mode", "Multimodality", "find_modes", "nested_rhat"]
+__all__ = ["Mode", "Multimodality", "align_to", "find_modes", "nested_rhat"]
 
 
 @dataclass(frozen=True)
@@ -557,3 +557,23 @@ def _log_masses(aligned: PosteriorDraws, loglik: np.ndarray, chain_mode: np.ndar
         members = np.flatnonzero(chain_mode == m)
         out[m] = laplace_log_mass(lp[members].ravel(), theta[members].reshape(-1, theta.shape[-1]))
     return out, source
+
+
+def align_to(draws: PosteriorDraws, target: Any) -> PosteriorDraws:
+    """``draws`` relabelled by the one permutation that brings their mean nearest ``target``.
+
+    Parameters
+    ----------
+    draws : PosteriorDraws
+        Draws of one mode, already in one labelling (e.g. the chains of a :class:`Mode`).
+    target : object with ``weights`` (K,), ``intercept``, ``coef`` (K, p), ``sigma``
+        E.g. an EM optimum.
+
+    Returns
+    -------
+    PosteriorDraws
+        In the labels of ``target``.
+    """
+    g = _geometry(draws, [target])
+    _, perm = _perm_distance(g.theta.mean(axis=(0, 1)), g.opt_theta, g.sd)
+    return draws.relabel(np.broadcast_to(perm[0], draws.weights.shape).copy())

@@ -88,6 +88,31 @@ class PosteriorDraws:
     def __post_init__(self) -> None:
         if self.divergences is None:
             object.__setattr__(self, "divergences", np.zeros(self.weights.shape[:2], dtype=bool))
+        for name in ("weights", "intercept", "coef", "sigma"):
+            bad = ~np.isfinite(np.asarray(getattr(self, name), dtype=float))
+            if bad.any():
+                where = np.argwhere(bad)[0].tolist()
+                raise ValueError(
+                    f"the posterior draws of {name!r} hold {int(bad.sum())} NaN or infinite "
+                    f"value(s) (first at chain, draw, ... = {where}); the sample is broken: "
+                    "resample, or drop the affected chains before diagnosing."
+                )
+
+    def select_chains(self, chains: Any) -> PosteriorDraws:
+        """The draws of some chains only (in the order given; no source tree is kept)."""
+        idx = np.asarray(chains, dtype=int)
+        lp = self.log_posterior
+        return replace(
+            self,
+            weights=self.weights[idx],
+            intercept=self.intercept[idx],
+            coef=self.coef[idx],
+            sigma=self.sigma[idx],
+            divergences=np.asarray(self.divergences)[idx],
+            log_posterior=None if lp is None else lp[idx],
+            permutations=None if self.permutations is None else self.permutations[idx],
+            source=None,
+        )
 
     # ------------------------------------------------------------------ shape
     @property
