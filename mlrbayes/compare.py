@@ -592,9 +592,11 @@ _NOTED_CODES = ("minor_mode", "weak_component", "em_missed_mode")
 def _failing(table: pd.DataFrame, column: str, ok) -> tuple[list[str], str]:
     """Names of the rows whose ``column`` fails ``ok`` (NaN fails), and the worst value."""
     v = table[column].to_numpy(dtype=float)
-    bad = table["name"][~ok(v)].tolist()
-    worst = np.nanmax(v) if column == "rhat" else np.nanmin(v)
-    return bad, _fmt(worst) if np.any(np.isfinite(v)) else "nan"
+    with np.errstate(invalid="ignore"):
+        bad = table["name"][~ok(v)].tolist()
+    if not np.any(np.isfinite(v)):
+        return bad, "nan"
+    return bad, _fmt(np.nanmax(v) if column == "rhat" else np.nanmin(v))
 
 
 def _mode_reasons(diagnosis: Diagnosis, findings: list[Finding]) -> list[str]:
