@@ -336,6 +336,7 @@ def compare(
         raise ValueError("pass both X and y, or neither (then they are read from idata).")
     draws = idata if isinstance(idata, PosteriorDraws) else PosteriorDraws.from_datatree(idata)
     draws.check_matches(em_result)
+    draws.check_finite()
     data = _data(draws, X, y, em_result)
     if method == "auto":
         size = draws.n_chains * draws.n_draws * data.n_samples * em_result.n_components * 8

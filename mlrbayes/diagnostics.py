@@ -367,6 +367,7 @@ def diagnose(
 def _draws_and_data(idata: Any, X: Any, y: Any) -> tuple[PosteriorDraws, Dataset]:
     """The draws (read once from a DataTree) and the checked data they are of."""
     draws = idata if isinstance(idata, PosteriorDraws) else PosteriorDraws.from_datatree(idata)
+    draws.check_finite()
     if draws.source is None or (X is not None and y is not None):
         data = as_dataset(X, y)
     else:

@@ -164,13 +164,16 @@ def test_one_chain_says_rhat_needs_two_chains(separated):
     assert not any("nan" in r for r in cmp.reasons)
 
 
+NAN_MESSAGE = r"1 non-finite \(NaN/inf\) values of 'intercept' \(first in chain 1, draw 5"
+
+
 def test_nan_draws_name_the_variable(separated):
     X, y, em = separated
     w, b, c, s = draws_around(em, np.random.default_rng(11))
     b[1, 5, 0] = np.nan
-    with pytest.raises(ValueError, match="'intercept' hold 1 NaN"):
+    with pytest.raises(ValueError, match=NAN_MESSAGE):
         diagnose(posterior_tree(X, y, w, b, c, s), em=em)
-    with pytest.raises(ValueError, match="'intercept' hold 1 NaN"):
+    with pytest.raises(ValueError, match=NAN_MESSAGE):
         compare(em, posterior_tree(X, y, w, b, c, s))
 
 
@@ -185,3 +188,67 @@ def test_wald_note_when_posterior_sd_exceeds_se(separated):
     assert len(f) == 1 and f[0].numbers["se_ratio_min"] == pytest.approx(1 / 1.75, rel=0.15)
     assert any("Wald intervals" in r for r in cmp.reasons)
     assert cmp.verdict == "agree"  # a note: the SE ratio is inside [1/2, 2]
+
+
+def _clouds_with_spread(rng, per_cloud=40):
+    """x ~ +-1 (+- 0.3), y = +-1 + noise independent of x: the parallel lines y = +-1 fit,
+    the crossing lines y = +-x (an EM optimum too) miss the spread of x in each cloud."""
+    cx = np.repeat([-1.0, -1.0, 1.0, 1.0], per_cloud)
+    x = cx + rng.uniform(-0.3, 0.3, cx.size)
+    y = np.repeat([-1.0, 1.0, -1.0, 1.0], per_cloud) + 0.25 * rng.standard_normal(cx.size)
+    return x[:, None], y
+
+
+CROSSING = {"weights": [0.5, 0.5], "intercept": [0.0, 0.0], "coef": [[1.0], [-1.0]]}
+PARALLEL = {"weights": [0.5, 0.5], "intercept": [-1.0, 1.0], "coef": [[0.0], [0.0]]}
+
+
+def test_em_missed_mode_is_found(rng):
+    X, y = _clouds_with_spread(np.random.default_rng(13))
+    em = fit_em(X, y, 2, sigma="shared", init=CROSSING, n_init=1)  # a census of one, inferior
+    best = fit_em(X, y, 2, sigma="shared", init=PARALLEL, n_init=1)
+    assert best.loglik > em.loglik + 10
+    w, b, c, s = _at(rng, best, 4, sd=0.02)
+    cmp = compare(em, posterior_tree(X, y, w, b, c, s, features=["x0"]))
+    f = [f for f in cmp.findings if f.code == "em_missed_mode"]
+    assert len(f) == 1
+    assert f[0].numbers["em_best"] == pytest.approx(em.loglik)
+    assert f[0].numbers["loglik_at_mean"] == pytest.approx(best.loglik, abs=1.0)
+    assert any("MCMC found a better optimum" in r for r in cmp.reasons)
+
+
+def test_validate_refuses_a_negative_seed():
+    from mlrbayes.workflow import validate
+
+    X, y = _clouds_with_spread(np.random.default_rng(14))
+    with pytest.raises(ValueError, match="random_state"):
+        validate(X, y, 2, sigma="shared", random_state=-5)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_validate_repairs_em_from_a_better_mode():
+    """EM is given only the inferior (crossing) start; every chain starts dispersed and finds
+    the parallel lines: validate runs EM from that mode, adds the optimum and says so."""
+    from mlrbayes.workflow import validate
+
+    X, y = _clouds_with_spread(np.random.default_rng(13))
+    best = fit_em(X, y, 2, sigma="shared", init=PARALLEL, n_init=1)
+    cmp = validate(
+        X,
+        y,
+        2,
+        sigma="shared",
+        n_init=1,
+        random_state=3,
+        em_kwargs={"init": CROSSING},
+        draws=300,
+        tune=300,
+        chains=2,
+        n_em_chains=0,
+        sampler="pymc",
+    )
+    assert "em_missed_mode" in cmp.codes
+    assert cmp.em.loglik == pytest.approx(best.loglik, abs=1e-4)
+    assert len(cmp.em.optima) == 2 and cmp.em.optima[0].loglik > cmp.em.optima[1].loglik + 10
+    assert any("MCMC found a better optimum" in r for r in cmp.reasons)

@@ -88,14 +88,18 @@ class PosteriorDraws:
     def __post_init__(self) -> None:
         if self.divergences is None:
             object.__setattr__(self, "divergences", np.zeros(self.weights.shape[:2], dtype=bool))
+
+    def check_finite(self) -> None:
+        """Raise ``ValueError`` naming the variable when a draw is NaN or infinite (such draws
+        cannot be relabelled or diagnosed)."""
         for name in ("weights", "intercept", "coef", "sigma"):
             bad = ~np.isfinite(np.asarray(getattr(self, name), dtype=float))
             if bad.any():
-                where = np.argwhere(bad)[0].tolist()
+                chain, draw = np.argwhere(bad)[0][:2].tolist()
                 raise ValueError(
-                    f"the posterior draws of {name!r} hold {int(bad.sum())} NaN or infinite "
-                    f"value(s) (first at chain, draw, ... = {where}); the sample is broken: "
-                    "resample, or drop the affected chains before diagnosing."
+                    f"the posterior has {int(bad.sum())} non-finite (NaN/inf) values of "
+                    f"{name!r} (first in chain {chain}, draw {draw}); these draws cannot be "
+                    "diagnosed: sample again, or drop the broken chain."
                 )
 
     def select_chains(self, chains: Any) -> PosteriorDraws:
