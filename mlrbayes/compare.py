@@ -46,7 +46,7 @@ import importlib.metadata
 import platform
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -348,9 +348,8 @@ def compare(
     findings = [*diagnosis.findings, *_wald_findings(em_result, table)]
     sampler = _sampler(draws, diagnosis, table, settings or {})
     sampler["chains_in_table"] = main.n_chains
-    verdict, reasons = _verdict(
-        em_result, table, sampler, diagnosis, thresholds, hdi_prob, findings, per_mode
-    )
+    evidence = _Evidence(em_result, table, sampler, diagnosis, thresholds, findings)
+    verdict, reasons = _verdict(evidence, hdi_prob, per_mode)
     reasons += [note] if note else []
     reasons += [f"[{f.code}] {f.message}" for f in findings if f.code == "wald_too_narrow"]
     names = em_result.param_names()
@@ -539,18 +538,23 @@ def _fmt(v: float) -> str:
     return "nan" if not np.isfinite(v) else f"{v:.3g}"
 
 
+class _Evidence(NamedTuple):
+    """What the verdict rests on."""
+
+    em: EMResult
+    table: pd.DataFrame
+    sampler: dict[str, Any]
+    diagnosis: Diagnosis
+    thresholds: dict[str, float]
+    findings: list[Finding]
+
+
 def _verdict(
-    em: EMResult,
-    table: pd.DataFrame,
-    sampler: dict[str, Any],
-    diagnosis: Diagnosis,
-    thresholds: dict[str, float],
-    hdi_prob: float,
-    findings: list[Finding],
-    per_mode: list[ModeComparison],
+    ev: _Evidence, hdi_prob: float, per_mode: list[ModeComparison]
 ) -> tuple[str, list[str]]:
     """The verdict and its reasons (the rule in the module docstring)."""
-    reasons_inc = _inconclusive_reasons(em, table, sampler, diagnosis, thresholds, findings)
+    table, sampler, diagnosis, thresholds, findings = ev[1:]
+    reasons_inc = _inconclusive_reasons(ev)
     ls = diagnosis.label_switching
     extra = []
     if ls.detected:
@@ -620,15 +624,9 @@ def _mode_reasons(diagnosis: Diagnosis, findings: list[Finding]) -> list[str]:
     return [f"[{f.code}] {f.message}" for f in findings if f.code == "poor_mixing"]
 
 
-def _inconclusive_reasons(
-    em: EMResult,
-    table: pd.DataFrame,
-    sampler: dict[str, Any],
-    diagnosis: Diagnosis,
-    thresholds: dict[str, float],
-    findings: list[Finding],
-) -> list[str]:
+def _inconclusive_reasons(ev: _Evidence) -> list[str]:
     """Why the posterior sample cannot be trusted as it stands (empty when it can)."""
+    em, table, sampler, diagnosis, thresholds, findings = ev
     out = _mode_reasons(diagnosis, findings)
     for f in findings:
         if f.code in ("partial", "single_chain"):

@@ -50,7 +50,7 @@ folding, and localization: an improved R-hat. *Bayesian Analysis* 16(2), 667–7
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -133,19 +133,12 @@ class LabelSwitching:
         return float(np.mean(self.chains_relabelled))
 
     def to_dict(self) -> dict[str, Any]:
-        return plain(
-            {
-                "detected": self.detected,
-                "reference": self.reference,
-                "dominant_permutation": self.dominant,
-                "switch_fraction": self.switch_fraction,
-                "chain_groups": self.chain_groups,
-                "chains_disagree": self.chains_disagree,
-                "switch_threshold": self.switch_threshold,
-                "chains_relabelled": self.chains_relabelled,
-                "share_relabelled": self.share_relabelled,
-            }
-        )
+        """Every field (``dominant`` as ``dominant_permutation``) and ``share_relabelled``."""
+        own = {
+            ("dominant_permutation" if f.name == "dominant" else f.name): getattr(self, f.name)
+            for f in fields(self)
+        }
+        return plain({**own, "share_relabelled": self.share_relabelled})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ short chains. *Bayesian Analysis*. doi:10.1214/24-BA1453.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -108,29 +108,9 @@ class Mode:
         return self.em_optimum == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return plain(
-            {
-                "index": self.index,
-                "em_optimum": self.em_optimum,
-                "contains_em": self.contains_em,
-                "em_loglik": self.em_loglik,
-                "distance_to_em": self.distance_to_em,
-                "chains": self.chains,
-                "share_chains": self.share_chains,
-                "share_draws": self.share_draws,
-                "mean_loglik": self.mean_loglik,
-                "loglik_at_mean": self.loglik_at_mean,
-                "mean_log_posterior": self.mean_log_posterior,
-                "weights": self.weights,
-                "intercept": self.intercept,
-                "coef": self.coef,
-                "sigma": self.sigma,
-                "log_mass": self.log_mass,
-                "mass": self.mass,
-                "is_minor": self.is_minor,
-                "rhat_max": self.rhat_max,
-            }
-        )
+        """Every field, plus ``contains_em`` and ``is_minor`` (JSON-able; NaN becomes None)."""
+        own = {f.name: getattr(self, f.name) for f in fields(self)}
+        return plain({**own, "contains_em": self.contains_em, "is_minor": self.is_minor})
 
 
 @dataclass(frozen=True)

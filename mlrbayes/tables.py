@@ -8,7 +8,7 @@ is never compared with the pooled draws of several modes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -207,20 +207,10 @@ class ModeComparison:
         return bool((self.table["flag"] == "").all())
 
     def to_dict(self) -> dict[str, Any]:
-        return plain(
-            {
-                "mode": self.mode,
-                "em_optimum": self.em_optimum,
-                "share_draws": self.share_draws,
-                "share_chains": self.share_chains,
-                "mass": self.mass,
-                "minor": self.minor,
-                "agrees": self.agrees,
-                "line": self.line,
-                "parameters": self.table.to_dict(orient="records"),
-            },
-            default=str,
-        )
+        """Every field but the table, ``agrees``, and the table's rows as ``parameters``."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "table"}
+        rows = self.table.to_dict(orient="records")
+        return plain({**own, "agrees": self.agrees, "parameters": rows}, default=str)
 
 
 def mode_comparisons(

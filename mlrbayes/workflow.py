@@ -331,15 +331,11 @@ def _sample(
         idata = bayes.sample_posterior(
             *_frames(data),
             em.n_components,
-            sigma=sigma,
-            fit_intercept=em.fit_intercept,
-            priors=opts.priors,
-            draws=opts.draws,
-            tune=opts.tune,
-            chains=opts.chains,
-            sampler=opts.sampler,
             init=init,
             random_state=seed,
+            sigma=sigma,
+            fit_intercept=em.fit_intercept,
+            **{f: getattr(opts, f) for f in ("priors", "draws", "tune", "chains", "sampler")},
             progressbar=opts.progressbar,
             **dict(opts.sample_kwargs),
         )

@@ -119,21 +119,10 @@ class PosteriorDraws:
         )
 
     # ------------------------------------------------------------------ shape
-    @property
-    def n_chains(self) -> int:
-        return int(self.weights.shape[0])
-
-    @property
-    def n_draws(self) -> int:
-        return int(self.weights.shape[1])
-
-    @property
-    def n_components(self) -> int:
-        return int(self.weights.shape[2])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.coef.shape[3])
+    n_chains = property(lambda self: int(self.weights.shape[0]), doc="Number of chains.")
+    n_draws = property(lambda self: int(self.weights.shape[1]), doc="Draws per chain.")
+    n_components = property(lambda self: int(self.weights.shape[2]), doc="K, the components.")
+    n_features = property(lambda self: int(self.coef.shape[3]), doc="p, the predictors.")
 
     @property
     def n_divergent(self) -> int:
@@ -159,12 +148,8 @@ class PosteriorDraws:
 
     def names(self) -> list[str]:
         """Parameter names in the order of :meth:`flat` (:func:`mlrbayes.params.param_names`)."""
-        return param_names(
-            self.n_components,
-            self.feature_names,
-            fit_intercept=self.fit_intercept,
-            sigma=self.sigma_setting,
-        )
+        k, feats = self.n_components, self.feature_names
+        return param_names(k, feats, fit_intercept=self.fit_intercept, sigma=self.sigma_setting)
 
     def flat(self) -> np.ndarray:
         """All parameters as (chain, draw, n_params) in the order of :meth:`names`."""
