@@ -135,3 +135,42 @@ def test_line_distance_known_values():
     assert line_distance(X, y, a, P([3.0, 0.0], [[1.0], [1.0]])) == pytest.approx(0, abs=1e-12)
     # one line shifted by 1 (2 sds): distance 2 whatever the weighting
     assert line_distance(X, y, a, P([1.0, 3.0], [[1.0], [1.0]])) == pytest.approx(2.0, rel=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::mlrbayes.bayes.SamplingWarning")  # R-hat: chains split
+def test_sampled_chains_at_an_inferior_optimum_are_a_minor_mode():
+    """Two PyMC chains start at the best optimum (parallel lines), two at an inferior one
+    (crossing lines, 16 log-likelihood units lower). The inferior chains stay there; the mode
+    they form is a minor mode, and its Laplace log mass (from the sampler's lp) is below the
+    best mode's by about the log-likelihood gap (same model, similar curvature)."""
+    from mlrbayes.bayes import sample_posterior
+
+    rng = np.random.default_rng(3)
+    X, y = _clouds_with_spread(rng)
+    par = {"weights": [0.5, 0.5], "intercept": [-1, 1], "coef": [[0.0], [0.0]]}
+    cro = {"weights": [0.5, 0.5], "intercept": [0, 0], "coef": [[1.0], [-1.0]]}
+    best = fit_em(X, y, 2, sigma="shared", init=par, n_init=1)
+    bad = fit_em(X, y, 2, sigma="shared", init=cro, n_init=1)
+    gap = best.loglik - bad.loglik
+    idata = sample_posterior(
+        X,
+        y,
+        2,
+        sigma="shared",
+        init=[best, best, bad, bad],
+        draws=500,
+        tune=500,
+        sampler="pymc",
+        random_state=1,
+        progressbar=False,
+    )
+    d = diagnose(idata, em=best)
+    mm = d.multimodality
+    assert mm.n_modes == 2 and mm.mass_source == "sampler"
+    minor = [m for m in mm.modes if m.is_minor]
+    assert len(minor) == 1 and minor[0].chains == (2, 3) and minor[0].share_chains == 0.5
+    lm = sorted((m.log_mass for m in mm.modes), reverse=True)
+    assert lm[0] - lm[1] == pytest.approx(gap, abs=3.0)
+    assert "minor_mode" in d.codes and d.verdict != "multimodal"
