@@ -68,6 +68,12 @@ def test_two_modes_are_compared_per_mode_never_pooled(four_clouds):
     np.testing.assert_allclose(t["post_mean"], by_opt[0].table.set_index("name")["post_mean"])
     assert t["hdi_high"].sub(t["hdi_low"]).max() < 0.3  # no HDI spans the gap (~2)
     assert any("agrees with EM optimum #0" in r for r in cmp.reasons)
+    from mlrbayes.report import render_markdown
+
+    md = render_markdown(cmp)
+    assert "## Findings" in md and "`distinct_modes`" in md
+    assert "## EM vs each posterior mode" in md
+    assert md.count("| parameter | EM optimum #") == 2
     out = json.loads(json.dumps(cmp.to_dict(), allow_nan=False))
     codes = [f["code"] for f in out["diagnosis"]["findings"]]
     assert "distinct_modes" in codes
