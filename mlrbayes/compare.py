@@ -20,8 +20,13 @@ is made. Any of:
   ``ess_min_per_chain`` (100) times the number of chains — the thresholds of Vehtari, Gelman,
   Simpson, Carpenter & Bürkner (2021), *Rank-normalization, folding, and localization: an
   improved R-hat*, Bayesian Analysis 16(2), 667-718;
-* the diagnosis found genuine multimodality (distinct modes that no relabelling maps onto each
-  other): a single EM estimate cannot summarise such a posterior; the modes are listed;
+* the diagnosis found genuine multimodality (the ``distinct_modes`` finding: two or more modes
+  that no relabelling maps onto each other, each with relative posterior mass >= 1%): a single
+  EM estimate cannot summarise such a posterior; each mode is compared with its nearest EM
+  optimum (``Comparison.mode_comparisons``, one verdict line per mode);
+* the chains mix poorly (``poor_mixing``: split without distinct modes);
+* the draws are partial (an interrupted run kept with ``--keep-partial``) or come from one
+  chain (R-hat needs >= 2 chains);
 * the EM fit itself did not converge or ended at a degenerate (collapsed) component.
 
 ``disagree`` — the sample is healthy, and at least one parameter has
@@ -33,6 +38,12 @@ is made. Any of:
   standard error is unavailable).
 
 The flagged parameters, with their z and SE ratio, are named in the reasons.
+
+The parameter table never pools the draws of several modes: with minor modes (mass < 1%, chains
+that stayed where they were started) or distinct modes it uses the chains of the mode at the EM
+estimate (else the heaviest). Findings that do not decide the verdict (minor modes, weak
+components, a mode better than every EM optimum, Wald intervals likely too narrow) are listed
+among the reasons; every finding is in ``Comparison.findings``.
 
 ``agree`` — otherwise. With weakly informative priors and enough data the posterior is close to
 normal around the maximum-likelihood estimate (Bernstein-von Mises), so EM and the posterior

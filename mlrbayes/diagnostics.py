@@ -11,7 +11,16 @@ data, and answers with a :class:`Diagnosis`:
     relabelling they agree.
 ``multimodal``
     After relabelling, chains still sit in distinct modes: different explanations of the data
-    that no permutation of the labels turns into one another.
+    that no permutation of the labels turns into one another, each carrying posterior mass,
+    each converged within, with lines apart at the data (the ``distinct_modes`` finding).
+``poor_mixing``
+    The chains disagree after relabelling but not as distinct modes: groups not converged
+    within, or implying nearly the same lines (often a weakly identified model).
+
+Each diagnosis also lists typed findings (``Diagnosis.findings``; codes and thresholds in
+:mod:`mlrbayes.findings`): partial draws, one chain, label switching, distinct modes, minor
+modes (relative posterior mass below 1%, :mod:`mlrbayes.modemass`), poor mixing, weak
+components, sampler problems and modes better than every EM optimum.
 
 How it decides
 --------------

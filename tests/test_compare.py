@@ -264,8 +264,8 @@ def test_validate_agrees_on_separated_data():
         y,
         2,
         sigma="shared",
-        draws=250,
-        tune=250,
+        draws=400,  # 250 left R-hat at the 1.01 edge (1.012 with the residual-based starts)
+        tune=400,
         chains=4,
         random_state=3,
         on_em=lambda em: saved.setdefault("em", em),
