@@ -1,6 +1,7 @@
 r"""The Bayesian twin of the EM fit: a PyMC model with the labels marginalised out.
 
-This is the only module of mlrbayes that imports PyMC, PyTensor, numba and nutpie.
+With :mod:`mlrbayes.kernel` (the fused likelihood kernel it imports), this is the only module
+of mlrbayes that imports PyMC, PyTensor, numba and nutpie.
 
 Model
 -----
@@ -24,9 +25,9 @@ the mean and sd of predictor :math:`j`:
 * ``sigma`` (when estimated) :math:`\sigma \sim \mathrm{HalfNormal}(s_y)`, one shared or one per
   component.
 
-The likelihood term is one PyTensor Op (``_MixRegLogp``) that computes the log-likelihood and
-its gradient in a single numba pass over the data: for responsibilities :math:`\gamma_{ik}` and
-residuals :math:`r_{ik} = y_i - b_k - c_k^\top x_i`,
+The likelihood term is one PyTensor Op (:class:`mlrbayes.kernel.MixRegLogp`) that computes
+the log-likelihood and its gradient in a single numba pass over the data: for responsibilities
+:math:`\gamma_{ik}` and residuals :math:`r_{ik} = y_i - b_k - c_k^\top x_i`,
 
 .. math::
 
@@ -86,17 +87,11 @@ from .spec import Dataset, ModelSpec, as_dataset
 
 configure_pytensor_cache()
 
-import numba  # noqa: E402
 import pymc as pm  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402
 import xarray as xr  # noqa: E402
-from pytensor.gradient import DisconnectedType, disconnected_type  # noqa: E402
-from pytensor.graph.basic import Apply  # noqa: E402
-from pytensor.graph.op import Op  # noqa: E402
-from pytensor.link.numba.dispatch.basic import (  # noqa: E402
-    numba_njit,
-    register_funcify_default_op_cache_key,
-)
+
+from .kernel import mixture_logp_tensor  # noqa: E402
 
 __all__ = [
     "SAMPLERS",
@@ -119,239 +114,9 @@ SAMPLERS = ("auto", "pymc", "nutpie")
 #: :func:`sample_posterior` and ``benchmarks/RESULTS.md``).
 AUTO_NUTPIE_MIN_NK = 50_000
 
-_LOG_2PI = float(np.log(2.0 * np.pi))
-
 
 class SamplingWarning(UserWarning):
     """Divergent transitions or unconverged chains (R-hat above 1.01, low ESS)."""
-
-
-# ============================================================================ likelihood Op
-# Fast-math without "nnan"/"ninf" (the max starts at -inf): lets LLVM contract, reassociate and
-# use cheaper exp/log, about 1.7x faster here; results agree with NumPy to ~1e-12 relative.
-_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-
-
-# ln 2 split in two so that the range reduction t - k ln 2 is exact; rows per block.
-_LN2_HI = 0.693147180369123816490
-_LN2_LO = 1.90821492927058770002e-10
-_LOG2E = 1.4426950408889634
-_BLOCK = 256
-
-
-@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
-    """Marginal log-likelihood and its gradient in one pass over the data.
-
-    Shapes: X (n, p), y (n,), w/b/s (K,), c (K, p). Returns ``(loglik, d_w, d_b, d_c, d_s)``.
-
-    The data are processed in blocks of ``_BLOCK`` rows with component-major scratch arrays, so
-    every inner loop runs over contiguous rows and vectorises. Transcendentals dominate the
-    cost, so: the exponentials of the log-sum-exp (arguments <= 0) use a branch-free range
-    reduction ``t = k ln 2 + r`` with a degree-12 Taylor polynomial for ``e^r`` (|r| <= ln2/2,
-    error below 1e-16 relative) and ``2^k`` built from its exponent bits, which vectorises
-    where libm's ``exp`` does not; and the ``log`` of the per-row sums (each in [1, K]) is
-    taken once per 32 rows of their product. Terms with ``t <= -700`` (< 1e-304 beside the
-    row's largest term, which is exactly 1) are set to 0 and drop out of the gradient. The
-    results match a direct NumPy/SciPy evaluation to about 1e-14 relative
-    (``tests/test_bayes.py``, ``tests/test_kernel_extremes.py``).
-
-    Every parameter value gives either a finite log-likelihood with a finite gradient, or
-    ``-inf`` with a zero gradient (which NUTS treats as a divergence): ``-inf`` when a
-    parameter is not finite, a weight or sigma is not positive, a row's density underflows in
-    every component (its squared standardised residual overflows), or the gradient overflows
-    (e.g. sigma near 1e-300), and where a squared residual overflows. A sigma outside
-    [1e-150, 1e150], whose square would under- or overflow, is handled with standardised
-    residuals ``(y - mu) / sigma``; inside that range the arithmetic is the same as before
-    these guards, bit for bit.
-    """
-    n, p = X.shape
-    k_ = w.shape[0]
-    gw = np.zeros(k_)
-    gb = np.zeros(k_)
-    gc = np.zeros((k_, p))
-    gs = np.zeros(k_)
-    for k in range(k_):
-        ok = w[k] > 0.0 and w[k] < np.inf and s[k] > 0.0 and s[k] < np.inf
-        ok = ok and abs(b[k]) < np.inf
-        for j in range(p):
-            ok = ok and abs(c[k, j]) < np.inf
-        if not ok:
-            return -np.inf, gw, gb, gc, gs
-    lognorm = np.empty(k_)
-    pre = np.ones(k_)  # residual scale: 1, or 1/sigma when sigma^2 would under/overflow
-    inv_s2 = np.empty(k_)  # 1/sigma^2 for the scaled residual
-    gsc = np.empty(k_)  # d/d(mean) of the log-density = scaled residual * gsc
-    scaled = False
-    for k in range(k_):
-        lognorm[k] = np.log(w[k]) - np.log(s[k]) - 0.5 * 1.8378770664093453
-        if 1e-150 <= s[k] <= 1e150:
-            inv_s2[k] = 1.0 / (s[k] * s[k])
-            gsc[k] = inv_s2[k]
-        else:  # standardised residuals z = r / sigma
-            pre[k] = 1.0 / s[k]
-            inv_s2[k] = 1.0
-            gsc[k] = pre[k]
-            scaled = True
-    res = np.empty((k_, _BLOCK))  # residuals y - mu_k (times pre)
-    ex = np.empty((k_, _BLOCK))  # log-densities, then exp(. - row max)
-    rmax = np.empty(_BLOCK)
-    rsum = np.empty(_BLOCK)  # row sums of ex, then their reciprocals
-    bits = np.empty(_BLOCK, dtype=np.int64)
-    pow2 = bits.view(np.float64)
-    total = 0.0
-    for start in range(0, n, _BLOCK):
-        nb = min(_BLOCK, n - start)
-        for i in range(nb):
-            rmax[i] = -np.inf
-            rsum[i] = 0.0
-        for k in range(k_):
-            for i in range(nb):
-                mu = b[k]
-                for j in range(p):
-                    mu += c[k, j] * X[start + i, j]
-                r = y[start + i] - mu
-                if scaled:  # loop-invariant: the ordinary path has no extra multiply
-                    r *= pre[k]
-                res[k, i] = r
-                v = lognorm[k] - 0.5 * r * r * inv_s2[k]
-                ex[k, i] = v
-                rmax[i] = max(rmax[i], v)
-        for k in range(k_):
-            for i in range(nb):
-                t = ex[k, i] - rmax[i]
-                keep = t > -700.0  # False for NaN (a row whose every term is -inf)
-                t = t if keep else -700.0
-                kf = np.floor(t * _LOG2E + 0.5)
-                r = (t - kf * _LN2_HI) - kf * _LN2_LO
-                q = 1.0 / 479001600.0
-                q = 1.0 / 39916800.0 + r * q
-                q = 1.0 / 3628800.0 + r * q
-                q = 1.0 / 362880.0 + r * q
-                q = 1.0 / 40320.0 + r * q
-                q = 1.0 / 5040.0 + r * q
-                q = 1.0 / 720.0 + r * q
-                q = 1.0 / 120.0 + r * q
-                q = 1.0 / 24.0 + r * q
-                q = 1.0 / 6.0 + r * q
-                q = 0.5 + r * q
-                q = 1.0 + r * q
-                q = 1.0 + r * q
-                bits[i] = (np.int64(kf) + 1023) << 52
-                e = q * pow2[i] if keep else 0.0
-                res[k, i] = res[k, i] if keep else 0.0  # no 0 * inf in the gradient
-                ex[k, i] = e
-                rsum[i] += e
-        prod = 1.0
-        for i in range(nb):
-            total += rmax[i]  # -inf for a row that underflows in every component
-            prod *= rsum[i]  # 32 factors in [1, K] cannot overflow
-            if (i & 31) == 31:
-                total += np.log(prod)
-                prod = 1.0
-            rsum[i] = 1.0 / rsum[i]
-        total += np.log(prod)
-        for k in range(k_):
-            sw = 0.0
-            sb = 0.0
-            ss = 0.0
-            for i in range(nb):
-                g = ex[k, i] * rsum[i]  # responsibility gamma_ik
-                sw += g
-                a = g * res[k, i] * gsc[k]
-                sb += a
-                ss += g * (res[k, i] * res[k, i] * inv_s2[k] - 1.0)
-                ex[k, i] = a
-            gw[k] += sw
-            gb[k] += sb
-            gs[k] += ss
-            for j in range(p):
-                sc = 0.0
-                for i in range(nb):
-                    sc += ex[k, i] * X[start + i, j]
-                gc[k, j] += sc
-    finite = abs(total) < np.inf
-    for k in range(k_):
-        gw[k] /= w[k]
-        gs[k] /= s[k]
-        finite = finite and abs(gw[k]) < np.inf and abs(gb[k]) < np.inf and abs(gs[k]) < np.inf
-        for j in range(p):
-            finite = finite and abs(gc[k, j]) < np.inf
-    if not finite:
-        return -np.inf, np.zeros(k_), np.zeros(k_), np.zeros((k_, p)), np.zeros(k_)
-    return total, gw, gb, gc, gs
-
-
-class _MixRegLogp(Op):
-    """``(X, y, weights, intercept, coef, sigma) -> (loglik, d_weights, d_intercept, d_coef,
-    d_sigma)`` with sigma of shape (K,).
-
-    Only the first output is meant to be used in a model; the others are its gradient, computed
-    in the same pass, and :meth:`pullback` reuses them, so a logp-and-gradient evaluation costs
-    one pass over the data.
-    """
-
-    __props__ = ()
-
-    def make_node(self, X, y, weights, intercept, coef, sigma):
-        ins = [pt.as_tensor_variable(v).astype("float64") for v in (X, y, weights, intercept)]
-        ins += [pt.as_tensor_variable(v).astype("float64") for v in (coef, sigma)]
-        outs = [pt.dscalar(), pt.dvector(), pt.dvector(), pt.dmatrix(), pt.dvector()]
-        return Apply(self, ins, outs)
-
-    def perform(self, node, inputs, output_storage):
-        res = _mixreg_logp_grad(*inputs)
-        output_storage[0][0] = np.asarray(res[0])
-        for out, val in zip(output_storage[1:], res[1:], strict=True):
-            out[0] = val
-
-    def infer_shape(self, node, input_shapes):
-        return [(), input_shapes[2], input_shapes[3], input_shapes[4], input_shapes[5]]
-
-    def connection_pattern(self, node):
-        return [[False] * 5, [False] * 5] + [[True] * 5 for _ in range(4)]
-
-    def pullback(self, inputs, outputs, cotangents):
-        g = cotangents[0]
-        if any(not isinstance(ct.type, DisconnectedType) for ct in cotangents[1:]):
-            raise NotImplementedError("second derivatives of the mixture log-likelihood")
-        return [disconnected_type(), disconnected_type()] + [g * o for o in outputs[1:]]
-
-
-_mixreg_logp = _MixRegLogp()
-
-
-def _kernel_cache_salt() -> int:
-    """An integer that changes whenever the kernel's or this wrapper's source changes.
-
-    PyTensor's numba cache keys an Op by its class and props only; without this salt a compiled
-    graph cached by an older version of the kernel would keep being used after an upgrade.
-    """
-    import hashlib
-    import inspect
-
-    src = inspect.getsource(_mixreg_logp_grad.py_func) + inspect.getsource(_numba_funcify_mixreg)
-    return int(hashlib.sha256(src.encode()).hexdigest()[:15], 16)
-
-
-@register_funcify_default_op_cache_key(_MixRegLogp)
-def _numba_funcify_mixreg(op, node=None, **kwargs):
-    kernel = _mixreg_logp_grad
-
-    @numba_njit
-    def mixreg_logp(X, y, w, b, c, s):
-        # The observed y reaches here as a graph constant, which numba types as a read-only,
-        # possibly unaligned array; the kernel compiled for that type does not vectorise and
-        # ran 3x slower. A fresh copy (n doubles, ~1% of the kernel's time) keeps the fast path.
-        total, gw, gb, gc, gs = kernel(X, y.copy(), w, b, c, s)
-        return np.asarray(total), gw, gb, gc, gs
-
-    return mixreg_logp, _kernel_cache_salt()
-
-
-def _mixture_logp_tensor(X, y, weights, intercept, coef, sigma_k):
-    """Scalar PyTensor expression of the marginal log-likelihood (custom Op)."""
-    return _mixreg_logp(X, y, weights, intercept, coef, sigma_k)[0]
 
 
 # ============================================================================ the model
@@ -501,7 +266,7 @@ def _model(
         else:
 
             def _logp(value, w, b, c, sk, Xv):
-                return _mixture_logp_tensor(Xv, value, w, b, c, sk)
+                return mixture_logp_tensor(Xv, value, w, b, c, sk)
 
             pm.CustomDist(
                 "y",
@@ -556,12 +321,12 @@ def sample_posterior(
     n_components: int,
     *,
     sigma,
-    fit_intercept: bool = True,
-    priors: Mapping | None = None,
-    order_by: str | None = None,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
+    fit_intercept: bool = True,
+    priors: Mapping | None = None,
+    order_by: str | None = None,
     cores: int | None = None,
     sampler: str = "auto",
     init=None,

@@ -20,8 +20,13 @@ is made. Any of:
   ``ess_min_per_chain`` (100) times the number of chains — the thresholds of Vehtari, Gelman,
   Simpson, Carpenter & Bürkner (2021), *Rank-normalization, folding, and localization: an
   improved R-hat*, Bayesian Analysis 16(2), 667-718;
-* the diagnosis found genuine multimodality (distinct modes that no relabelling maps onto each
-  other): a single EM estimate cannot summarise such a posterior; the modes are listed;
+* the diagnosis found genuine multimodality (the ``distinct_modes`` finding: two or more modes
+  that no relabelling maps onto each other, each with relative posterior mass >= 1%): a single
+  EM estimate cannot summarise such a posterior; each mode is compared with its nearest EM
+  optimum (``Comparison.mode_comparisons``, one verdict line per mode);
+* the chains mix poorly (``poor_mixing``: split without distinct modes);
+* the draws are partial (an interrupted run kept with ``--keep-partial``) or come from one
+  chain (R-hat needs >= 2 chains);
 * the EM fit itself did not converge or ended at a degenerate (collapsed) component.
 
 ``disagree`` — the sample is healthy, and at least one parameter has
@@ -33,6 +38,12 @@ is made. Any of:
   standard error is unavailable).
 
 The flagged parameters, with their z and SE ratio, are named in the reasons.
+
+The parameter table never pools the draws of several modes: with minor modes (mass < 1%, chains
+that stayed where they were started) or distinct modes it uses the chains of the mode at the EM
+estimate (else the heaviest). Findings that do not decide the verdict (minor modes, weak
+components, a mode better than every EM optimum, Wald intervals likely too narrow) are listed
+among the reasons; every finding is in ``Comparison.findings``.
 
 ``agree`` — otherwise. With weakly informative priors and enough data the posterior is close to
 normal around the maximum-likelihood estimate (Bernstein-von Mises), so EM and the posterior
@@ -46,7 +57,7 @@ import importlib.metadata
 import platform
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -55,12 +66,21 @@ from ._json import plain
 from ._validation import check_positive_float
 from .diagnostics import Diagnosis, diagnose
 from .em import EMResult
-from .params import flatten
+from .findings import (
+    ENTROPY_MAX,
+    MINOR_MODE_MASS,
+    WALD_SD_RATIO,
+    Finding,
+    mean_entropy,
+)
+from .posterior.convergence import rhat_ess_table
 from .posterior.draws import PosteriorDraws, data_from_datatree
 from .serialize import em_to_dict
 from .spec import Dataset, as_dataset
+from .tables import TABLE_COLUMNS, ModeComparison, flatten_as, mode_comparisons, parameter_table
 
 __all__ = [
+    "TABLE_COLUMNS",
     "VERDICTS",
     "Comparison",
     "compare",
@@ -73,24 +93,6 @@ VERDICTS = ("agree", "disagree", "inconclusive")
 #: ``method="auto"`` uses Stephens relabelling while the membership probabilities of all draws
 #: take at most this many bytes, the parameter-space pivot above.
 STEPHENS_MAX_BYTES = 400e6
-
-TABLE_COLUMNS = (
-    "name",
-    "em",
-    "em_se",
-    "post_mean",
-    "post_median",
-    "post_sd",
-    "hdi_low",
-    "hdi_high",
-    "z",
-    "in_hdi",
-    "se_ratio",
-    "rhat",
-    "ess_bulk",
-    "ess_tail",
-    "flag",
-)
 
 #: Fields of the diagnosis carried into ``Comparison.to_dict()["diagnosis"]``.
 _DIAGNOSIS_FIELDS = ("verdict", "reasons", "method", "converged_after", "rhat_threshold")
@@ -137,6 +139,12 @@ class Comparison:
         ``rhat_max``, ``ess_min_per_chain``, ``z_max``, ``se_ratio_max``.
     X, y : ndarray or None
         The data, kept for figures (shape (n, p) and (n,)).
+    findings : tuple of Finding
+        The diagnosis' findings and the comparison's own (``wald_too_narrow``;
+        :mod:`mlrbayes.findings`).
+    mode_comparisons : tuple of ModeComparison
+        With two or more modes: each mode against the EM optimum nearest to it
+        (:func:`mlrbayes.tables.mode_comparisons`); empty otherwise.
     """
 
     verdict: str
@@ -152,6 +160,13 @@ class Comparison:
     thresholds: dict[str, float] = field(default_factory=dict)
     X: np.ndarray | None = None
     y: np.ndarray | None = None
+    findings: tuple[Finding, ...] = ()
+    mode_comparisons: tuple[ModeComparison, ...] = ()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The codes of :attr:`findings`, in order."""
+        return tuple(f.code for f in self.findings)
 
     @property
     def disagreements(self) -> pd.DataFrame:
@@ -197,7 +212,11 @@ class Comparison:
             "hdi_prob": float(self.hdi_prob),
             "parameters": _plain(self.table),
             "convergence": _plain(self.convergence),
-            "diagnosis": {k: diag[k] for k in _DIAGNOSIS_FIELDS},
+            "diagnosis": {
+                **{k: diag[k] for k in _DIAGNOSIS_FIELDS},
+                "findings": [f.to_dict() for f in self.findings],
+            },
+            "mode_comparisons": [m.to_dict() for m in self.mode_comparisons],
             "label_switching": diag["label_switching"],
             "multimodality": diag["multimodality"],
             "sampler": _plain(self.sampler),
@@ -211,7 +230,9 @@ class Comparison:
 
         Keys: ``verdict``, ``reasons``, ``hdi_prob``, ``parameters`` (rows of :attr:`table`),
         ``convergence``, ``diagnosis`` (its verdict, reasons, method, ``converged_after``,
-        ``rhat_threshold``), ``label_switching``, ``multimodality`` (as in
+        ``rhat_threshold`` and ``findings``: every finding of the diagnosis and the comparison,
+        each ``{"code", "message", "numbers"}``), ``mode_comparisons`` (per mode: shares,
+        mass, ``line``, ``parameters``), ``label_switching``, ``multimodality`` (as in
         :meth:`mlrbayes.diagnostics.Diagnosis.to_dict`), ``sampler``, ``em``, ``settings``,
         ``thresholds``. Converted once per comparison; each call returns a fresh copy.
         """
@@ -238,57 +259,7 @@ def parameter_draws(idata: Any, em: EMResult) -> np.ndarray:
     """
     d = idata if isinstance(idata, PosteriorDraws) else PosteriorDraws.from_datatree(idata)
     d.check_matches(em)
-    return _flatten_as(em, d.weights, d.intercept, d.coef, d.sigma_param)
-
-
-def _flatten_as(em: EMResult, weights: Any, intercept: Any, coef: Any, sigma: Any) -> np.ndarray:
-    """Parameters flattened in the order of ``em.param_names()``."""
-    return flatten(
-        weights,
-        intercept,
-        coef,
-        sigma,
-        fit_intercept=em.fit_intercept,
-        sigma_setting=em.sigma_setting,
-    )
-
-
-def _em_vector(em: EMResult) -> tuple[np.ndarray, np.ndarray]:
-    """EM estimate and standard errors in the order of ``em.param_names()`` (NaN if no SE)."""
-    est = _flatten_as(em, em.weights, em.intercept, em.coef, em.sigma)
-    se = em.standard_errors or {}
-    k, p = em.n_components, em.n_features
-
-    def get(name, shape):
-        v = se.get(name)
-        if v is None:
-            return np.full(shape, np.nan)
-        return np.broadcast_to(np.asarray(v, dtype=float), shape)
-
-    se_vec = _flatten_as(
-        em,
-        get("weights", (k,)),
-        get("intercept", (k,)),
-        get("coef", (k, p)),
-        get("sigma", (k,) if em.sigma_setting == "component" else ()),
-    )
-    return est, se_vec
-
-
-def _summaries(draws: np.ndarray, hdi_prob: float) -> dict[str, np.ndarray]:
-    """Posterior mean, median, sd and HDI of (chain, draw, P) draws, each of shape (P,)."""
-    import arviz_stats as azs  # ArviZ stays out of `import mlrbayes`
-
-    d = draws.shape[-1]
-    flat = draws.reshape(-1, d)
-    hdi = np.asarray(azs.hdi(np.ascontiguousarray(flat.T), prob=hdi_prob), dtype=float)
-    return {
-        "post_mean": flat.mean(axis=0),
-        "post_median": np.median(flat, axis=0),
-        "post_sd": flat.std(axis=0, ddof=1) if flat.shape[0] > 1 else np.full(d, np.nan),
-        "hdi_low": hdi[:, 0],
-        "hdi_high": hdi[:, 1],
-    }
+    return flatten_as(em, d.weights, d.intercept, d.coef, d.sigma_param)
 
 
 def _versions() -> dict[str, str]:
@@ -376,14 +347,22 @@ def compare(
         raise ValueError("pass both X and y, or neither (then they are read from idata).")
     draws = idata if isinstance(idata, PosteriorDraws) else PosteriorDraws.from_datatree(idata)
     draws.check_matches(em_result)
+    draws.check_finite()
     data = _data(draws, X, y, em_result)
     if method == "auto":
         size = draws.n_chains * draws.n_draws * data.n_samples * em_result.n_components * 8
         method = "stephens" if size <= STEPHENS_MAX_BYTES else "pivot"
     diagnosis = diagnose(draws, data, em=em_result, method=method, **(diagnose_kwargs or {}))
-    table = _table(em_result, diagnosis, hdi_prob, thresholds)
+    main, rhat, note = _main_draws(diagnosis)
+    table = parameter_table(em_result, main, rhat, hdi_prob, thresholds)
+    per_mode = mode_comparisons(em_result, diagnosis, hdi_prob, thresholds)
+    findings = [*diagnosis.findings, *_wald_findings(em_result, table)]
     sampler = _sampler(draws, diagnosis, table, settings or {})
-    verdict, reasons = _verdict(em_result, table, sampler, diagnosis, thresholds, hdi_prob)
+    sampler["chains_in_table"] = main.n_chains
+    evidence = _Evidence(em_result, table, sampler, diagnosis, thresholds, findings)
+    verdict, reasons = _verdict(evidence, hdi_prob, per_mode)
+    reasons += [note] if note else []
+    reasons += [f"[{f.code}] {f.message}" for f in findings if f.code == "wald_too_narrow"]
     names = em_result.param_names()
     before = diagnosis.rhat_before.reindex(names)
     return Comparison(
@@ -408,7 +387,69 @@ def compare(
         thresholds=thresholds,
         X=data.X,
         y=data.y,
+        findings=tuple(findings),
+        mode_comparisons=tuple(per_mode),
     )
+
+
+def _main_draws(diagnosis: Diagnosis) -> tuple[PosteriorDraws, pd.DataFrame, str]:
+    """The draws the main table compares EM with, their R-hat/ESS, and a note on the choice.
+
+    One mode: all draws. Two or more distinct modes, or minor modes beside one that carries
+    the mass: the chains of the mode at the EM estimate (else of the heaviest mode), never the
+    pooled draws of several modes. Poor mixing: all draws (one mode, badly explored).
+    """
+    mm = diagnosis.multimodality
+    rel = diagnosis.relabelled_draws
+    major = [m for m in mm.modes if not m.is_minor]
+    if not mm.detected or ("poor_mixing" in diagnosis.codes and len(major) >= 2):
+        return rel, diagnosis.rhat_after, ""
+    pick = next((m for m in major if m.contains_em), None) or max(
+        major, key=lambda m: (np.nan_to_num(m.mass, nan=-1.0), m.share_draws)
+    )
+    sub = rel.select_chains(pick.chains)
+    note = (
+        f"the parameter table compares EM with the {len(pick.chains)} chain(s) of mode "
+        f"{pick.index} only ({'it holds the EM estimate' if pick.contains_em else 'the heaviest'}"
+        "); the other modes are compared separately, each with its nearest EM optimum"
+    )
+    return sub, rhat_ess_table(sub.flat(), sub.names()), note
+
+
+def _wald_findings(em: EMResult, table: pd.DataFrame) -> list[Finding]:
+    """``wald_too_narrow``: posterior sd well above the EM SE, or uncertain membership."""
+    ratio = table["se_ratio"].to_numpy(dtype=float)
+    low = np.isfinite(ratio) & (ratio < 1.0 / WALD_SD_RATIO)
+    ent = mean_entropy(em.responsibilities) if em.responsibilities is not None else 0.0
+    if not low.any() and not ent > ENTROPY_MAX:
+        return []
+    parts = []
+    if low.any():
+        worst = int(np.argmin(np.where(low, ratio, np.inf)))
+        parts.append(
+            f"the posterior sd exceeds the EM standard error by more than {WALD_SD_RATIO:g}x "
+            f"for {int(low.sum())} parameter(s) (worst {table['name'].iloc[worst]}: SE ratio "
+            f"{ratio[worst]:.2f})"
+        )
+    if ent > ENTROPY_MAX:
+        parts.append(
+            f"membership is uncertain (mean normalised entropy of the responsibilities "
+            f"{ent:.2f} > {ENTROPY_MAX:g})"
+        )
+    return [
+        Finding(
+            "wald_too_narrow",
+            " and ".join(parts) + ": the Wald intervals (EM estimate +- z SE) are likely too "
+            "narrow; use the posterior intervals (HDI) instead",
+            {
+                "se_ratio_min": float(np.nanmin(ratio)) if np.isfinite(ratio).any() else None,
+                "se_ratio_threshold": 1.0 / WALD_SD_RATIO,
+                "n_low": int(low.sum()),
+                "mean_entropy": ent,
+                "entropy_threshold": ENTROPY_MAX,
+            },
+        )
+    ]
 
 
 def _thresholds(hdi_prob, rhat_max, ess_min_per_chain, z_max, se_ratio_max) -> dict[str, float]:
@@ -451,51 +492,6 @@ def _data(draws: PosteriorDraws, X: Any, y: Any, em: EMResult) -> Dataset:
             f"{em.n_features} predictors; pass the data the fit was made on."
         )
     return data
-
-
-def _table(
-    em: EMResult, diagnosis: Diagnosis, hdi_prob: float, thresholds: dict[str, float]
-) -> pd.DataFrame:
-    """The parameter table: EM against the relabelled posterior, with flags."""
-    names = em.param_names()
-    est, se = _em_vector(em)
-    s = _summaries(parameter_draws(diagnosis.relabelled_draws, em), hdi_prob)
-    after = diagnosis.rhat_after.reindex(names)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (est - s["post_mean"]) / s["post_sd"]
-        se_ratio = se / s["post_sd"]
-    in_hdi = (est >= s["hdi_low"]) & (est <= s["hdi_high"])
-    return pd.DataFrame(
-        {
-            "name": names,
-            "em": est,
-            "em_se": se,
-            **s,
-            "z": z,
-            "in_hdi": in_hdi,
-            "se_ratio": se_ratio,
-            "rhat": after["rhat"].to_numpy(dtype=float),
-            "ess_bulk": after["ess_bulk"].to_numpy(dtype=float),
-            "ess_tail": after["ess_tail"].to_numpy(dtype=float),
-            "flag": [
-                _flag(*v, hdi_prob, thresholds) for v in zip(z, in_hdi, se_ratio, strict=True)
-            ],
-        },
-        columns=list(TABLE_COLUMNS),
-    )
-
-
-def _flag(z: float, in_hdi: bool, ratio: float, hdi_prob: float, thr: dict[str, float]) -> str:
-    """Why a row disagrees ("" when it does not)."""
-    f = []
-    if np.isfinite(z) and abs(z) > thr["z_max"]:
-        f.append(f"|z| = {abs(z):.2f} > {thr['z_max']:g}")
-    if not in_hdi:
-        f.append(f"EM outside the {hdi_prob:.0%} HDI")
-    lim = thr["se_ratio_max"]
-    if np.isfinite(ratio) and not (1.0 / lim <= ratio <= lim):
-        f.append(f"SE ratio {ratio:.2f} outside [{1 / lim:.2g}, {lim:g}]")
-    return "; ".join(f)
 
 
 def _sampler(
@@ -553,25 +549,34 @@ def _fmt(v: float) -> str:
     return "nan" if not np.isfinite(v) else f"{v:.3g}"
 
 
+class _Evidence(NamedTuple):
+    """What the verdict rests on."""
+
+    em: EMResult
+    table: pd.DataFrame
+    sampler: dict[str, Any]
+    diagnosis: Diagnosis
+    thresholds: dict[str, float]
+    findings: list[Finding]
+
+
 def _verdict(
-    em: EMResult,
-    table: pd.DataFrame,
-    sampler: dict[str, Any],
-    diagnosis: Diagnosis,
-    thresholds: dict[str, float],
-    hdi_prob: float,
+    ev: _Evidence, hdi_prob: float, per_mode: list[ModeComparison]
 ) -> tuple[str, list[str]]:
     """The verdict and its reasons (the rule in the module docstring)."""
-    reasons_inc = _inconclusive_reasons(em, table, sampler, diagnosis, thresholds)
+    table, sampler, diagnosis, thresholds, findings = ev[1:]
+    reasons_inc = _inconclusive_reasons(ev)
     ls = diagnosis.label_switching
-    switching = []
+    extra = []
     if ls.detected:
-        switching.append(
+        extra.append(
             f"label switching was found and resolved by relabelling to the EM labels "
             f"({diagnosis.method}, {_fmt(100 * ls.share_relabelled)}% of draws relabelled)"
         )
+    extra += [f"[{f.code}] {f.message}" for f in findings if f.code in _NOTED_CODES]
+    extra += [m.line for m in per_mode]
     if reasons_inc:
-        return "inconclusive", reasons_inc + switching
+        return "inconclusive", reasons_inc + extra
     bad = table[table["flag"] != ""]
     if len(bad):
         items = [
@@ -579,7 +584,7 @@ def _verdict(
             for r in bad.itertuples()
         ]
         head = f"EM and the posterior disagree on {len(bad)} of {len(table)} parameters: "
-        return "disagree", [head + "; ".join(items), *switching]
+        return "disagree", [head + "; ".join(items), *extra]
     zmax = float(np.nanmax(np.abs(table["z"].to_numpy(dtype=float))))
     ratio = table["se_ratio"].to_numpy(dtype=float)
     ratio_txt = (
@@ -591,54 +596,73 @@ def _verdict(
         f"every EM estimate lies inside the posterior {hdi_prob:.0%} HDI, max |z| = "
         f"{_fmt(zmax)} <= {thresholds['z_max']:g}, {ratio_txt}; sampler healthy (no "
         f"divergences, R-hat <= {thresholds['rhat_max']:g}, bulk ESS >= "
-        f"{thresholds['ess_min_per_chain'] * sampler['chains']:g})"
+        f"{thresholds['ess_min_per_chain'] * sampler['chains_in_table']:g})"
     )
-    return "agree", [head, *switching]
+    return "agree", [head, *extra]
 
 
-def _inconclusive_reasons(
-    em: EMResult,
-    table: pd.DataFrame,
-    sampler: dict[str, Any],
-    diagnosis: Diagnosis,
-    thresholds: dict[str, float],
-) -> list[str]:
+#: Findings listed among the reasons without deciding the verdict.
+_NOTED_CODES = ("minor_mode", "weak_component", "em_missed_mode")
+
+
+def _failing(table: pd.DataFrame, column: str, ok) -> tuple[list[str], str]:
+    """Names of the rows whose ``column`` fails ``ok`` (NaN fails), and the worst value."""
+    v = table[column].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = table["name"][~ok(v)].tolist()
+    if not np.any(np.isfinite(v)):
+        return bad, "nan"
+    return bad, _fmt(np.nanmax(v) if column == "rhat" else np.nanmin(v))
+
+
+def _mode_reasons(diagnosis: Diagnosis, findings: list[Finding]) -> list[str]:
+    """Distinct modes or poor mixing, first among the reasons (they cause R-hat and ESS)."""
+    codes = {f.code for f in findings}
+    mm = diagnosis.multimodality
+    if "distinct_modes" in codes:
+        major = [m for m in mm.modes if not m.is_minor]
+        desc = "; ".join(
+            f"mode {m.index}: relative posterior mass {m.mass:.2g}, {_fmt(100 * m.share_chains)}%"
+            f" of chains, {_fmt(100 * m.share_draws)}% of draws"
+            + (" (contains the EM estimate)" if m.contains_em else "")
+            for m in major
+        )
+        return [
+            f"the posterior is genuinely multimodal ({len(major)} modes not related by "
+            f"relabelling carry the mass (each >= {MINOR_MODE_MASS:g}): {desc}); a single EM "
+            "estimate cannot summarise it; each mode is compared with its nearest EM optimum"
+        ]
+    return [f"[{f.code}] {f.message}" for f in findings if f.code == "poor_mixing"]
+
+
+def _inconclusive_reasons(ev: _Evidence) -> list[str]:
     """Why the posterior sample cannot be trusted as it stands (empty when it can)."""
-    out: list[str] = []
+    em, table, sampler, diagnosis, thresholds, findings = ev
+    out = _mode_reasons(diagnosis, findings)
+    for f in findings:
+        if f.code in ("partial", "single_chain"):
+            out.append(f"[{f.code}] {f.message}")
     if sampler["n_divergent"] > 0:
         out.append(
             f"the sampler reported {sampler['n_divergent']} divergent transitions: the "
             "posterior sample may be biased (increase tune / target_accept, or check the model)"
         )
-    rhat_after = table["rhat"].to_numpy(dtype=float)
-    bad_rhat = table["name"][~(rhat_after <= thresholds["rhat_max"])].tolist()
-    if bad_rhat:
+    chains = sampler["chains_in_table"]
+    bad_rhat, worst = _failing(table, "rhat", lambda v: v <= thresholds["rhat_max"])
+    if chains < 2:
+        out.append("R-hat needs >= 2 chains: the table rests on 1 chain")
+    elif bad_rhat:
         out.append(
             f"chains did not converge after relabelling: R-hat > {thresholds['rhat_max']:g} "
-            f"for {', '.join(bad_rhat)} (max {_fmt(np.nanmax(rhat_after))})"
+            f"for {', '.join(bad_rhat)} (max {worst})"
         )
-    ess_min = thresholds["ess_min_per_chain"] * sampler["chains"]
-    ess = table["ess_bulk"].to_numpy(dtype=float)
-    low_ess = table["name"][~(ess >= ess_min)].tolist()
+    ess_min = thresholds["ess_min_per_chain"] * chains
+    low_ess, worst = _failing(table, "ess_bulk", lambda v: v >= ess_min)
     if low_ess:
         out.append(
             f"too few effective draws: bulk ESS < {ess_min:g} "
             f"({thresholds['ess_min_per_chain']:g} per chain) for {', '.join(low_ess)} "
-            f"(min {_fmt(np.nanmin(ess))}); draw more"
-        )
-    mm = diagnosis.multimodality
-    if mm.detected:
-        desc = "; ".join(
-            f"mode {i}: {_fmt(100 * m.share_chains)}% of chains, "
-            f"{_fmt(100 * m.share_draws)}% of draws"
-            + (" (contains the EM estimate)" if m.contains_em else "")
-            for i, m in enumerate(mm.modes)
-        )
-        # the cause comes first: split modes also inflate R-hat and deflate ESS
-        out.insert(
-            0,
-            f"the posterior is genuinely multimodal ({len(mm.modes)} modes not related by "
-            f"relabelling: {desc}); a single EM estimate cannot summarise it",
+            f"(min {worst}); draw more"
         )
     if not em.converged:
         out.append(f"EM did not converge ({em.n_iter} iterations); refit with more")

@@ -11,7 +11,16 @@ data, and answers with a :class:`Diagnosis`:
     relabelling they agree.
 ``multimodal``
     After relabelling, chains still sit in distinct modes: different explanations of the data
-    that no permutation of the labels turns into one another.
+    that no permutation of the labels turns into one another, each carrying posterior mass,
+    each converged within, with lines apart at the data (the ``distinct_modes`` finding).
+``poor_mixing``
+    The chains disagree after relabelling but not as distinct modes: groups not converged
+    within, or implying nearly the same lines (often a weakly identified model).
+
+Each diagnosis also lists typed findings (``Diagnosis.findings``; codes and thresholds in
+:mod:`mlrbayes.findings`): partial draws, one chain, label switching, distinct modes, minor
+modes (relative posterior mass below 1%, :mod:`mlrbayes.modemass`), poor mixing, weak
+components, sampler problems and modes better than every EM optimum.
 
 How it decides
 --------------
@@ -50,7 +59,7 @@ folding, and localization: an improved R-hat. *Bayesian Analysis* 16(2), 667–7
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -60,6 +69,7 @@ from . import likelihood
 from . import relabel as rl
 from ._json import plain
 from ._validation import check_choice, check_positive_float
+from .findings import Finding, posterior_findings
 from .modes import Mode, Multimodality, find_modes, nested_rhat
 from .posterior.convergence import convergence_table, rhat_ess_table
 from .posterior.draws import (
@@ -76,6 +86,7 @@ __all__ = [
     "METHODS",
     "VERDICTS",
     "Diagnosis",
+    "Finding",
     "LabelSwitching",
     "Mode",
     "Multimodality",
@@ -87,7 +98,7 @@ __all__ = [
 ]
 
 METHODS = ("stephens", "ecr", "pivot")
-VERDICTS = ("none", "label_switching", "multimodal")
+VERDICTS = ("none", "label_switching", "multimodal", "poor_mixing")
 
 
 # ----------------------------------------------------------------------------- result types
@@ -131,19 +142,12 @@ class LabelSwitching:
         return float(np.mean(self.chains_relabelled))
 
     def to_dict(self) -> dict[str, Any]:
-        return plain(
-            {
-                "detected": self.detected,
-                "reference": self.reference,
-                "dominant_permutation": self.dominant,
-                "switch_fraction": self.switch_fraction,
-                "chain_groups": self.chain_groups,
-                "chains_disagree": self.chains_disagree,
-                "switch_threshold": self.switch_threshold,
-                "chains_relabelled": self.chains_relabelled,
-                "share_relabelled": self.share_relabelled,
-            }
-        )
+        """Every field (``dominant`` as ``dominant_permutation``) and ``share_relabelled``."""
+        own = {
+            ("dominant_permutation" if f.name == "dominant" else f.name): getattr(self, f.name)
+            for f in fields(self)
+        }
+        return plain({**own, "share_relabelled": self.share_relabelled})
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,9 @@ class Diagnosis:
 
     Attributes
     ----------
-    verdict : {"none", "label_switching", "multimodal"}
+    verdict : {"none", "label_switching", "multimodal", "poor_mixing"}
+        ``multimodal`` only with a ``distinct_modes`` finding; ``poor_mixing`` when the chains
+        disagree after relabelling without distinct modes (see :mod:`mlrbayes.findings`).
     reasons : tuple of str
         The evidence in plain English, with numbers.
     method : str
@@ -171,6 +177,8 @@ class Diagnosis:
     relabelled_draws : PosteriorDraws
         The draws relabelled (``draws.relabel(permutations)``).
     rhat_threshold : float
+    findings : tuple of Finding
+        Typed findings (code, message, numbers; :mod:`mlrbayes.findings`).
     """
 
     verdict: str
@@ -185,6 +193,12 @@ class Diagnosis:
     draws: PosteriorDraws = field(repr=False)
     relabelled_draws: PosteriorDraws = field(repr=False)
     rhat_threshold: float = 1.01
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The codes of :attr:`findings`, in order."""
+        return tuple(f.code for f in self.findings)
 
     @property
     def relabelled(self) -> Any:
@@ -221,6 +235,7 @@ class Diagnosis:
                 "method": self.method,
                 "converged_after": self.converged_after,
                 "rhat_threshold": self.rhat_threshold,
+                "findings": [f.to_dict() for f in self.findings],
                 "label_switching": self.label_switching.to_dict(),
                 "multimodality": self.multimodality.to_dict(),
                 "rhat_before": self.rhat_before["rhat"].to_dict(),
@@ -322,13 +337,18 @@ def diagnose(
         superchain_ids=superchain_ids,
     )
     converged_after = bool(np.all(after["rhat"].to_numpy() <= rhat_threshold))
-    if mm.detected:
+    findings = posterior_findings(draws, relabelled, data.n_samples, ls, mm, after, em)
+    codes = {f.code for f in findings}
+    if "distinct_modes" in codes:
         verdict = "multimodal"
+    elif "poor_mixing" in codes:
+        verdict = "poor_mixing"
     elif ls.detected:
         verdict = "label_switching"
     else:
         verdict = "none"
     reasons = _reasons(verdict, method, ls, mm, before, after, rhat_threshold, converged_after)
+    reasons[-1:-1] = [f"[{f.code}] {f.message}." for f in findings]
     return Diagnosis(
         verdict=verdict,
         reasons=tuple(reasons),
@@ -342,12 +362,14 @@ def diagnose(
         draws=draws,
         relabelled_draws=relabelled,
         rhat_threshold=rhat_threshold,
+        findings=tuple(findings),
     )
 
 
 def _draws_and_data(idata: Any, X: Any, y: Any) -> tuple[PosteriorDraws, Dataset]:
     """The draws (read once from a DataTree) and the checked data they are of."""
     draws = idata if isinstance(idata, PosteriorDraws) else PosteriorDraws.from_datatree(idata)
+    draws.check_finite()
     if draws.source is None or (X is not None and y is not None):
         data = as_dataset(X, y)
     else:
@@ -476,13 +498,19 @@ def _reasons(
     ra, ra_name = _max_with_name(after["rhat"])
     eb = float(before["ess_bulk"].min()) if before["ess_bulk"].notna().any() else float("nan")
     ea = float(after["ess_bulk"].min()) if after["ess_bulk"].notna().any() else float("nan")
-    out = [
-        f"R-hat before relabelling: max {rb:.3f} ({rb_name}), min bulk ESS {eb:.0f}; after "
-        f"{method} relabelling: max {ra:.3f} ({ra_name}), min bulk ESS {ea:.0f}."
-    ]
+    if ls.dominant.shape[0] < 2:
+        out = [
+            f"R-hat needs >= 2 chains (this posterior has 1); bulk ESS min {eb:.0f} before and "
+            f"{ea:.0f} after {method} relabelling."
+        ]
+    else:
+        out = [
+            f"R-hat before relabelling: max {rb:.3f} ({rb_name}), min bulk ESS {eb:.0f}; after "
+            f"{method} relabelling: max {ra:.3f} ({ra_name}), min bulk ESS {ea:.0f}."
+        ]
     out += _labelling_reasons(ls)
     out += _census_reasons(mm)
-    out += _mode_reasons(mm)
+    out += _mode_reasons(mm, verdict)
     out += _convergence_reasons(verdict, after, rhat_threshold, converged_after)
     verdict_text = {
         "none": "Verdict none: one labelling, one mode.",
@@ -491,7 +519,14 @@ def _reasons(
         + (f" (R-hat after <= {rhat_threshold})." if converged_after else "."),
         "multimodal": "Verdict multimodal: distinct explanations of the data remain after "
         "relabelling; report each mode, not one estimate.",
+        "poor_mixing": "Verdict poor_mixing: the chains disagree after relabelling but not as "
+        "distinct modes; run longer chains, or consider fewer components.",
     }
+    if verdict == "none" and ls.dominant.shape[0] < 2:
+        verdict_text["none"] = (
+            "Verdict none, with one chain only: no label switching or second mode was seen "
+            "within it, but between-chain checks need >= 2 chains."
+        )
     out.append(verdict_text[verdict])
     return out
 
@@ -542,7 +577,7 @@ def _census_reasons(mm: Multimodality) -> list[str]:
     return out
 
 
-def _mode_reasons(mm: Multimodality) -> list[str]:
+def _mode_reasons(mm: Multimodality, verdict: str) -> list[str]:
     has_census = bool(len(mm.census))
     mode_desc = []
     for m in mm.modes:
@@ -558,13 +593,18 @@ def _mode_reasons(mm: Multimodality) -> list[str]:
         mode_desc.append(
             f"mode {m.index} at {where} ({_fmt_chains(m.chains)}, {100 * m.share_chains:.0f}% of "
             f"chains, {100 * m.share_draws:.0f}% of draws; mean log-lik {m.mean_loglik:.2f}, "
-            f"log-lik at its mean {m.loglik_at_mean:.2f}{lp_txt})"
+            f"log-lik at its mean {m.loglik_at_mean:.2f}{lp_txt}"
+            + (f"; relative posterior mass {m.mass:.3g}" if mm.detected else "")
+            + ")"
         )
     if not mm.detected:
         return ["After relabelling all chains sit in one mode: " + mode_desc[0] + "."]
+    kind = "distinct modes" if verdict == "multimodal" else "groups (modes)"
     out = [
-        f"After relabelling, the chains sit in {mm.n_modes} distinct modes (scaled distance "
-        f"> {mm.threshold:g} posterior sd apart): " + "; ".join(mode_desc) + "."
+        f"After relabelling, the chains sit in {mm.n_modes} {kind} (scaled distance "
+        f"> {mm.threshold:g} posterior sd apart; masses by Laplace, {mm.mass_source}): "
+        + "; ".join(mode_desc)
+        + "."
     ]
     rn, rn_name = _max_with_name(mm.rhat_nested)
     out.append(
@@ -589,7 +629,7 @@ def _convergence_reasons(
         return []
     if after["rhat"].isna().all():
         return [
-            "R-hat and ESS are undefined (they need at least 2 chains and 4 draws per chain); "
+            "R-hat is undefined (it needs at least 2 chains and 4 draws per chain); "
             "run more chains to check convergence."
         ]
     bad = after.index[~(after["rhat"] <= rhat_threshold)].tolist()

@@ -19,7 +19,7 @@ short chains. *Bayesian Analysis*. doi:10.1214/24-BA1453.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -27,12 +27,14 @@ import pandas as pd
 
 from . import likelihood
 from ._json import plain
+from .findings import MINOR_MODE_MASS, line_distance
+from .modemass import laplace_log_mass, log_density, relative_mass, unconstrained
 from .permutations import best_permutations
 from .posterior.convergence import rhat_ess
 from .posterior.draws import PosteriorDraws
 from .spec import Dataset
 
-__all__ = ["Mode", "Multimodality", "find_modes", "nested_rhat"]
+__all__ = ["Mode", "Multimodality", "align_to", "find_modes", "nested_rhat"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,14 @@ class Mode:
         Posterior means over the mode's chains (aligned to its first chain's labels).
     coef : ndarray of shape (K, p)
     sigma : float or ndarray of shape (K,)
+    log_mass : float
+        Laplace estimate of the log posterior mass of the mode (:mod:`mlrbayes.modemass`; up
+        to a constant shared by all modes).
+    mass : float
+        Relative posterior mass (the modes' masses sum to 1); NaN when it cannot be estimated.
+    rhat_max : float
+        Largest R-hat of a parameter within the mode (split R-hat of the one chain for a
+        single-chain mode).
     """
 
     index: int
@@ -83,6 +93,14 @@ class Mode:
     intercept: np.ndarray
     coef: np.ndarray
     sigma: float | np.ndarray
+    log_mass: float = float("nan")
+    mass: float = float("nan")
+    rhat_max: float = float("nan")
+
+    @property
+    def is_minor(self) -> bool:
+        """The mode holds less than :data:`mlrbayes.findings.MINOR_MODE_MASS` of the mass."""
+        return bool(np.isfinite(self.mass) and self.mass < MINOR_MODE_MASS)
 
     @property
     def contains_em(self) -> bool:
@@ -90,25 +108,9 @@ class Mode:
         return self.em_optimum == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return plain(
-            {
-                "index": self.index,
-                "em_optimum": self.em_optimum,
-                "contains_em": self.contains_em,
-                "em_loglik": self.em_loglik,
-                "distance_to_em": self.distance_to_em,
-                "chains": self.chains,
-                "share_chains": self.share_chains,
-                "share_draws": self.share_draws,
-                "mean_loglik": self.mean_loglik,
-                "loglik_at_mean": self.loglik_at_mean,
-                "mean_log_posterior": self.mean_log_posterior,
-                "weights": self.weights,
-                "intercept": self.intercept,
-                "coef": self.coef,
-                "sigma": self.sigma,
-            }
-        )
+        """Every field, plus ``contains_em`` and ``is_minor`` (JSON-able; NaN becomes None)."""
+        own = {f.name: getattr(self, f.name) for f in fields(self)}
+        return plain({**own, "contains_em": self.contains_em, "is_minor": self.is_minor})
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,11 @@ class Multimodality:
         (columns: mode index).
     superchain_ids : ndarray of int of shape (chain,)
     threshold : float
+    mass_source : str
+        What the mode masses rest on: ``"sampler"`` (the sampler's log density) or
+        ``"loglik"`` (log-likelihood plus log-Jacobian, priors left out).
+    line_distance : ndarray of shape (n_modes, n_modes)
+        :func:`mlrbayes.findings.line_distance` between the modes' posterior means.
     """
 
     detected: bool
@@ -150,6 +157,8 @@ class Multimodality:
     rhat_within_mode: pd.DataFrame
     superchain_ids: np.ndarray
     threshold: float
+    mass_source: str = "sampler"
+    line_distance: np.ndarray = field(default_factory=lambda: np.zeros((1, 1)))
 
     @property
     def n_modes(self) -> int:
@@ -161,6 +170,8 @@ class Multimodality:
                 "detected": self.detected,
                 "n_modes": self.n_modes,
                 "threshold": self.threshold,
+                "mass_source": self.mass_source,
+                "line_distance": self.line_distance,
                 "modes": [m.to_dict() for m in self.modes],
                 "chain_mode": self.chain_mode,
                 "draw_mode_fraction": self.draw_mode_fraction,
@@ -468,16 +479,20 @@ def find_modes(
         )
     names, aligned_flat = draws.names(), aligned.flat()
     rn = pd.Series(nested_rhat(aligned_flat, sc), index=names, name="rhat_nested")
-    within = {}
-    for m in range(n_modes):
-        members = np.flatnonzero(chain_mode == m)
-        if members.size >= 2:
-            within[m] = rhat_ess(aligned_flat[members])[0]
+    within, rhat_max = _within_mode_rhat(aligned_flat, chain_mode, n_modes)
+    log_mass, source = _log_masses(aligned, loglik, chain_mode, n_modes)
+    mass = relative_mass(log_mass)
     ctx = {"data": data, "optima": optima, "geometry": g, "draw_mode": draw_mode, "loglik": loglik}
     modes = tuple(
-        _mode(m, key, np.flatnonzero(chain_mode == m), centres[m], draws, ctx)
+        replace(
+            _mode(m, key, np.flatnonzero(chain_mode == m), centres[m], draws, ctx),
+            log_mass=float(log_mass[m]),
+            mass=float(mass[m]),
+            rhat_max=float(rhat_max[m]),
+        )
         for m, key in enumerate(mode_keys)
     )
+    dist = np.array([[line_distance(data.X, data.y, a, b) for b in modes] for a in modes])
     return Multimodality(
         detected=n_modes >= 2,
         modes=modes,
@@ -489,4 +504,56 @@ def find_modes(
         rhat_within_mode=pd.DataFrame(within, index=names),
         superchain_ids=sc,
         threshold=threshold,
+        mass_source=source,
+        line_distance=dist,
     )
+
+
+def _within_mode_rhat(flat: np.ndarray, chain_mode: np.ndarray, n_modes: int):
+    """R-hat per parameter within each mode of two or more chains ({mode: (P,)}) and the
+    largest R-hat of every mode (M,): a single-chain mode gets the R-hat of its chain's two
+    halves (NaN with fewer than 8 draws)."""
+    within, worst = {}, np.full(n_modes, np.nan)
+    for m in range(n_modes):
+        members = np.flatnonzero(chain_mode == m)
+        if members.size >= 2:
+            within[m] = rhat_ess(flat[members])[0]
+            r = within[m]
+        else:
+            one = flat[members[0]]
+            half = one.shape[0] // 2
+            r = rhat_ess(np.stack([one[:half], one[half : 2 * half]]))[0]
+        if np.any(np.isfinite(r)):
+            worst[m] = float(np.nanmax(r))
+    return within, worst
+
+
+def _log_masses(aligned: PosteriorDraws, loglik: np.ndarray, chain_mode: np.ndarray, n: int):
+    """Laplace log mass of each mode from its chains' draws (:mod:`mlrbayes.modemass`)."""
+    lp, source = log_density(aligned, loglik)
+    theta = unconstrained(aligned)
+    out = np.empty(n)
+    for m in range(n):
+        members = np.flatnonzero(chain_mode == m)
+        out[m] = laplace_log_mass(lp[members].ravel(), theta[members].reshape(-1, theta.shape[-1]))
+    return out, source
+
+
+def align_to(draws: PosteriorDraws, target: Any) -> PosteriorDraws:
+    """``draws`` relabelled by the one permutation that brings their mean nearest ``target``.
+
+    Parameters
+    ----------
+    draws : PosteriorDraws
+        Draws of one mode, already in one labelling (e.g. the chains of a :class:`Mode`).
+    target : object with ``weights`` (K,), ``intercept``, ``coef`` (K, p), ``sigma``
+        E.g. an EM optimum.
+
+    Returns
+    -------
+    PosteriorDraws
+        In the labels of ``target``.
+    """
+    g = _geometry(draws, [target])
+    _, perm = _perm_distance(g.theta.mean(axis=(0, 1)), g.opt_theta, g.sd)
+    return draws.relabel(np.broadcast_to(perm[0], draws.weights.shape).copy())

@@ -20,6 +20,7 @@ import pandas as pd
 from ._validation import check_positive_int, check_random_state, check_seed, check_sigma
 from .compare import Comparison, compare
 from .em import EMResult, fit_em
+from .findings import Finding
 from .priors import resolve_priors
 from .spec import Dataset, as_dataset
 
@@ -88,8 +89,12 @@ def dispersed_starts(
     """Starting points spread over the data, for chains not started at an EM optimum.
 
     Each start draws its weights from Dirichlet(2, ..., 2), its intercepts at random quantiles
-    of ``y`` (so the lines pass through the data), slopes from N(0, (0.5 s_y / s_x)^2), and,
-    when sigma is estimated, sd(y) / K times a factor in [0.5, 1.5].
+    of ``y`` (so the lines pass through the data) and its slopes from N(0, (0.5 s_y / s_x)^2).
+    When sigma is estimated it is set from the data, not from a fixed fraction of sd(y): each
+    point goes to its nearest line, and a component's sd is the RMS residual of its points
+    (the RMS over all points for an empty component, and over all points to the nearest line
+    when sigma is shared), times a factor in [0.75, 1.5]. The start's log-likelihood is then of
+    the order of the data's own (about ``-n log sd``), never astronomically low, whatever n.
 
     Parameters
     ----------
@@ -119,12 +124,26 @@ def dispersed_starts(
             "intercept": level - coef @ xbar,
             "coef": coef,
         }
-        if sigma == "shared":
-            start["sigma"] = sy / k * rng.uniform(0.5, 1.5)
-        elif sigma == "component":
-            start["sigma"] = sy / k * rng.uniform(0.5, 1.5, size=k)
+        if sigma in ("shared", "component"):
+            start["sigma"] = _start_sigma(X, y, start, sigma, sy, rng)
         out.append(start)
     return out
+
+
+def _start_sigma(X, y, start, sigma, sy, rng) -> float | np.ndarray:
+    """Residual-based sd(s) of a dispersed start (see :func:`dispersed_starts`)."""
+    resid = y[:, None] - start["intercept"] - X @ start["coef"].T  # (n, K)
+    nearest = np.argmin(np.abs(resid), axis=1)
+    r_near = resid[np.arange(len(y)), nearest]
+    floor = 1e-3 * sy
+    if sigma == "shared":
+        return max(float(np.sqrt(np.mean(r_near**2))), floor) * rng.uniform(0.75, 1.5)
+    k = resid.shape[1]
+    sd = np.empty(k)
+    for j in range(k):
+        r = r_near[nearest == j]
+        sd[j] = np.sqrt(np.mean(r**2 if r.size >= 2 else resid[:, j] ** 2))
+    return np.maximum(sd, floor) * rng.uniform(0.75, 1.5, size=k)
 
 
 def validate(
@@ -209,24 +228,71 @@ def validate(
     idata, sampler_warnings = _sample(data, em, sig, init, opts, sample_seed)
     if on_posterior is not None:
         on_posterior(idata)
-    return compare(
-        em,
-        idata,
-        X=data,
-        hdi_prob=hdi_prob,
-        method=method,
-        settings={
-            "priors": resolve_priors(data, opts.priors),
-            "tune": opts.tune,
-            "init": init_text,
-            "sampler_warnings": sampler_warnings,
-            "seed": random_state,
-            "em_seed": em_seed,
-            "sampler_seed": sample_seed,
-            "n_init": n_init,
-        },
-        **(compare_kwargs or {}),
+    settings = {
+        "priors": resolve_priors(data, opts.priors),
+        "tune": opts.tune,
+        "init": init_text,
+        "sampler_warnings": sampler_warnings,
+        "seed": random_state,
+        "em_seed": em_seed,
+        "sampler_seed": sample_seed,
+        "n_init": n_init,
+    }
+    kw = {"X": data, "hdi_prob": hdi_prob, "method": method, **(compare_kwargs or {})}
+    cmp = compare(em, idata, settings=settings, **kw)
+    fit_kw = {"sigma": sig, "n_init": n_init, "random_state": em_seed, **(em_kwargs or {})}
+    cmp = _repair_em(cmp, data, idata, settings, kw, fit_kw)
+    return _with_smaller_k(cmp, data, fit_kw)
+
+
+def _repair_em(
+    cmp: Comparison, data: Dataset, idata: Any, settings: dict, kw: dict, fit_kw: dict
+) -> Comparison:
+    """``em_missed_mode``: run EM from the better mode's mean; when it beats the census, add
+    the optimum to it, compare again with it as the EM estimate and say so."""
+    missed = [f for f in cmp.findings if f.code == "em_missed_mode"]
+    if not missed:
+        return cmp
+    best = max(missed, key=lambda f: f.numbers["loglik_at_mean"])
+    mode = cmp.diagnosis.multimodality.modes[best.numbers["mode"]]
+    start = {"weights": mode.weights, "intercept": mode.intercept, "coef": mode.coef}
+    if cmp.em.sigma_setting != "known":
+        start["sigma"] = mode.sigma
+    old = cmp.em
+    new = fit_em(*_frames(data), old.n_components, **{**fit_kw, "init": start, "n_init": 1})
+    if not new.loglik > old.loglik:
+        return cmp
+    text = (
+        f"MCMC found a better optimum: EM started at mode {mode.index}'s mean reaches log-lik "
+        f"{new.loglik:.3f} > {old.loglik:.3f}, the best of the EM census; it was added to the "
+        "census as optimum #0 and the comparison uses it as the EM estimate"
     )
+    em2 = replace(new, optima=(*new.optima[:1], *old.optima), notes=(*old.notes, text))
+    cmp2 = compare(em2, idata, settings={**settings, "em_repaired": text}, **kw)
+    numbers = {**best.numbers, "loglik_repaired": float(new.loglik), "em_best": old.loglik}
+    finding = Finding("em_missed_mode", text, numbers)
+    return replace(cmp2, reasons=(*cmp2.reasons, text), findings=(*cmp2.findings, finding))
+
+
+def _with_smaller_k(cmp: Comparison, data: Dataset, fit_kw: dict) -> Comparison:
+    """``weak_component``: fit K - 1 and show its BIC beside K's in the finding."""
+    k = cmp.em.n_components
+    if k < 2 or "weak_component" not in cmp.codes:
+        return cmp
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        smaller = fit_em(*_frames(data), k - 1, **fit_kw)
+    bic = {"bic_K": float(cmp.em.bic), "bic_K_minus_1": float(smaller.bic), "K": k}
+    better = "lower, so K - 1 is preferred" if smaller.bic < cmp.em.bic else "not lower"
+    note = f" (BIC at K = {k - 1}: {smaller.bic:.1f}, {better}; at K = {k}: {cmp.em.bic:.1f})"
+    findings = tuple(
+        replace(f, message=f.message + note, numbers={**f.numbers, **bic})
+        if f.code == "weak_component"
+        else f
+        for f in cmp.findings
+    )
+    reasons = tuple(r + note if r.startswith("[weak_component]") else r for r in cmp.reasons)
+    return replace(cmp, findings=findings, reasons=reasons)
 
 
 def _frames(data: Dataset) -> tuple[pd.DataFrame, pd.Series]:
@@ -271,15 +337,11 @@ def _sample(
         idata = bayes.sample_posterior(
             *_frames(data),
             em.n_components,
-            sigma=sigma,
-            fit_intercept=em.fit_intercept,
-            priors=opts.priors,
-            draws=opts.draws,
-            tune=opts.tune,
-            chains=opts.chains,
-            sampler=opts.sampler,
             init=init,
             random_state=seed,
+            sigma=sigma,
+            fit_intercept=em.fit_intercept,
+            **{f: getattr(opts, f) for f in ("priors", "draws", "tune", "chains", "sampler")},
             progressbar=opts.progressbar,
             **dict(opts.sample_kwargs),
         )

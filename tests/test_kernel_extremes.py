@@ -1,6 +1,6 @@
 """The fused likelihood kernel at extreme parameter values (issue 9: crash at n = 10^5).
 
-The contract (``mlrbayes.bayes._mixreg_logp_grad``): for every parameter value the kernel
+The contract (``mlrbayes.kernel.mixreg_logp_grad``): for every parameter value the kernel
 returns either a finite log-likelihood with a finite gradient, or ``-inf`` (a divergence to
 NUTS) with a zero gradient; never an exception, never NaN. Where an independent NumPy/SciPy
 evaluation (``scipy.special.logsumexp`` of the component log-densities; the gradient from the
@@ -14,9 +14,10 @@ import pytest
 from scipy.special import logsumexp, softmax
 
 from mlrbayes import bayes
+from mlrbayes import kernel as mlrbayes_kernel
 from mlrbayes.simulate import simulate
 
-kernel = bayes._mixreg_logp_grad  # the kernel under test (private by design)
+kernel = mlrbayes_kernel.mixreg_logp_grad  # the kernel under test
 
 
 def reference(X, y, w, b, c, s):

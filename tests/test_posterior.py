@@ -158,3 +158,21 @@ def test_check_matches_names_the_mismatch(rng):
                 features=["x0"],
             )
         ).check_matches(em)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_save_posterior_follows_the_umask(rng, tmp_path, mask, mode):
+    import os
+    import stat
+
+    from mlrbayes.posterior.io import load_posterior, save_posterior
+
+    d = _draws(rng, "shared")
+    old = os.umask(mask)
+    try:
+        path = save_posterior(d.to_datatree(), tmp_path / "post.nc")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
+    np.testing.assert_array_equal(load_posterior(path)["posterior"]["weights"].values, d.weights)

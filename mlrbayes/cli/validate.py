@@ -45,8 +45,9 @@ Each file is written to a temporary name and renamed when complete, so a failed 
 run leaves no half-written file (what finished is kept). Ctrl-C or SIGTERM stops the run with
 exit code 130 / 143 and one line saying what was kept; draws of an interrupted sampler are
 dropped unless --keep-partial is given, which writes them to DIR/posterior.nc marked partial
-(no report is written then). The verdict is agree, disagree or inconclusive; the exit code is 0
-whenever the report was written.
+and a report of them that says so (its verdict is never agree; the exit code stays 130/143).
+The verdict is agree, disagree or inconclusive; the exit code is 0 whenever the report of a
+complete run was written.
 """
 
 
@@ -54,7 +55,7 @@ def _add_validate_options(p: argparse.ArgumentParser, *, draws: int, tune: int) 
     p.add_argument("--n-init", default="10", metavar="N", help="EM starts (default 10)")
     p.add_argument("--quiet", action="store_true", help="print only the verdict and the paths")
     add_sampling_args(
-        p, draws=draws, tune=tune, seed="0", partial_note="; DIR/posterior.nc only, no report"
+        p, draws=draws, tune=tune, seed="0", partial_note="; the report of them says so"
     )
 
 
@@ -135,6 +136,9 @@ def _run_validation(
         if run.interrupted:
             if args.keep_partial:
                 save_posterior_file(idata, out / "posterior.nc", run, draws=draws)
+                if idata["posterior"].attrs.get("partial"):
+                    run.aborting = False  # a second signal still stops the run
+                    return  # compared and reported as partial; exit 130/143 afterwards
             raise Interrupted
         save_posterior_file(idata, out / "posterior.nc", run, draws=draws)
         _say(args, f"wrote {out / 'posterior.nc'}")
@@ -148,16 +152,22 @@ def _run_validation(
         X, y, k, sigma=sigma, n_init=n_init, random_state=seed, progressbar=False,
         order=getattr(args, "order", "weight"), **sampling, **callbacks,
     )  # fmt: skip
-    run.stage("report")
+    partial = run.interrupted  # only with --keep-partial do we get here interrupted
+    if partial:
+        run.stage_name = "report"
+    else:
+        run.stage("report")
     paths = write_report(cmp, out, title=title, notes=notes)
     for key in ("html", "md", "json"):
-        run.keep(paths[key])
+        run.keep(paths[key], "of partial draws" if partial else "")
     print(f"verdict: {cmp.verdict}")
     for reason in cmp.reasons:
         print(f"  - {reason}")
     print(f"report: {paths['html']}")
     if not args.quiet:
         print(f"also: {paths['md']}, {paths['json']}, {out / 'em.json'}, {out / 'posterior.nc'}")
+    if partial:
+        raise Interrupted
     return 0
 
 

@@ -89,22 +89,40 @@ class PosteriorDraws:
         if self.divergences is None:
             object.__setattr__(self, "divergences", np.zeros(self.weights.shape[:2], dtype=bool))
 
+    def check_finite(self) -> None:
+        """Raise ``ValueError`` naming the variable when a draw is NaN or infinite (such draws
+        cannot be relabelled or diagnosed)."""
+        for name in ("weights", "intercept", "coef", "sigma"):
+            bad = ~np.isfinite(np.asarray(getattr(self, name), dtype=float))
+            if bad.any():
+                chain, draw = np.argwhere(bad)[0][:2].tolist()
+                raise ValueError(
+                    f"the posterior has {int(bad.sum())} non-finite (NaN/inf) values of "
+                    f"{name!r} (first in chain {chain}, draw {draw}); these draws cannot be "
+                    "diagnosed: sample again, or drop the broken chain."
+                )
+
+    def select_chains(self, chains: Any) -> PosteriorDraws:
+        """The draws of some chains only (in the order given; no source tree is kept)."""
+        idx = np.asarray(chains, dtype=int)
+        lp = self.log_posterior
+        return replace(
+            self,
+            weights=self.weights[idx],
+            intercept=self.intercept[idx],
+            coef=self.coef[idx],
+            sigma=self.sigma[idx],
+            divergences=np.asarray(self.divergences)[idx],
+            log_posterior=None if lp is None else lp[idx],
+            permutations=None if self.permutations is None else self.permutations[idx],
+            source=None,
+        )
+
     # ------------------------------------------------------------------ shape
-    @property
-    def n_chains(self) -> int:
-        return int(self.weights.shape[0])
-
-    @property
-    def n_draws(self) -> int:
-        return int(self.weights.shape[1])
-
-    @property
-    def n_components(self) -> int:
-        return int(self.weights.shape[2])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.coef.shape[3])
+    n_chains = property(lambda self: int(self.weights.shape[0]), doc="Number of chains.")
+    n_draws = property(lambda self: int(self.weights.shape[1]), doc="Draws per chain.")
+    n_components = property(lambda self: int(self.weights.shape[2]), doc="K, the components.")
+    n_features = property(lambda self: int(self.coef.shape[3]), doc="p, the predictors.")
 
     @property
     def n_divergent(self) -> int:
@@ -130,12 +148,8 @@ class PosteriorDraws:
 
     def names(self) -> list[str]:
         """Parameter names in the order of :meth:`flat` (:func:`mlrbayes.params.param_names`)."""
-        return param_names(
-            self.n_components,
-            self.feature_names,
-            fit_intercept=self.fit_intercept,
-            sigma=self.sigma_setting,
-        )
+        k, feats = self.n_components, self.feature_names
+        return param_names(k, feats, fit_intercept=self.fit_intercept, sigma=self.sigma_setting)
 
     def flat(self) -> np.ndarray:
         """All parameters as (chain, draw, n_params) in the order of :meth:`names`."""

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 from pathlib import Path
 
 import xarray as xr
+
+from .._io import atomic_path
 
 __all__ = ["load_posterior", "save_posterior"]
 
 
 def save_posterior(idata, path: str | os.PathLike) -> Path:
-    """Write a posterior DataTree to NetCDF atomically (temporary file, then rename).
+    """Write a posterior DataTree to NetCDF atomically (temporary file, then rename); the file
+    gets the ordinary mode (the umask applies, as for any new file).
 
     Parameters
     ----------
@@ -26,16 +28,8 @@ def save_posterior(idata, path: str | os.PathLike) -> Path:
     pathlib.Path
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".nc", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
+    with atomic_path(target, suffix=".nc") as tmp_path:
         idata.to_netcdf(tmp_path, engine=_netcdf_engine())
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
     return target
 
 

@@ -230,6 +230,7 @@ def _context(
         "K": em["n_components"],
         "modes": modes,
         "diagnosis": d["diagnosis"],
+        "mode_comparisons": d.get("mode_comparisons", []),
         "label_switching": d["label_switching"],
         "multimodality": d["multimodality"],
         "figures": {name: figures.get(name) for name in FIGURE_NAMES},  # absent: None
