@@ -219,7 +219,7 @@ def test_validate_end_to_end(data_csv, tmp_path, capsys):
     from mlrbayes.bayes import load_posterior
 
     post = load_posterior(out_dir / "posterior.nc")["posterior"]
-    assert post["coef"].shape == (4, 200, 2, 1)
+    assert post["coef"].shape == (4, 500, 2, 1)
 
 
 @pytest.mark.slow
