@@ -21,6 +21,7 @@ from .._validation import (
     check_random_state,
     check_sigma,
 )
+from ..progress import StartsProgress, resolve_progressbar
 from ..spec import Dataset, ModelSpec, as_dataset, sigma_setting
 from ..uncertainty import free_param_names, nan_standard_errors, standard_errors
 from .census import census
@@ -50,6 +51,7 @@ def fit_em(
     min_sigma_ratio: float = 1e-4,
     chunk_size: int = ROW_BLOCK,
     compute_se: bool = True,
+    progressbar: bool | None = None,
 ) -> EMResult:
     """Fit a mixture of linear regressions by EM from several starts.
 
@@ -102,6 +104,10 @@ def fit_em(
         Compute Louis (1982) standard errors at the estimate. On very large data this costs
         about as much as ten EM iterations; with False, ``covariance`` is None and every
         standard error is NaN (same keys and ``se_names``).
+    progressbar : bool, optional
+        A one-line bar over the starts on stderr, shown once they have taken more than two
+        seconds. Default: when someone is watching (stderr is a terminal, or a notebook; see
+        :mod:`mlrbayes.progress`).
 
     Returns
     -------
@@ -172,11 +178,13 @@ def fit_em(
     known = spec.sigma_known
     s_known = None if known is None else known / scaling.y_scale
     states = []
-    for i in range(n_init):
-        *start, kind = start_parameters(
-            i, strategy, given, Z, ys, spec.n_components, rngs[i], cfg.mode, s_known, scaling
-        )
-        states.append(run_start(engine, *start, cfg, init=kind))
+    with StartsProgress(n_init, enabled=resolve_progressbar(progressbar)) as bar:
+        for i in range(n_init):
+            *start, kind = start_parameters(
+                i, strategy, given, Z, ys, spec.n_components, rngs[i], cfg.mode, s_known, scaling
+            )
+            states.append(run_start(engine, *start, cfg, init=kind))
+            bar.update(i + 1)
 
     groups = census(states, data.n_samples, cfg.mode)
     starts, optima = _census_results(states, groups, scaling, spec, data.n_samples)
