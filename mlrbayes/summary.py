@@ -155,14 +155,14 @@ def _se_vector(em: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(value, dtype=float), shape)
 
     sig_shape = (k,) if em.sigma_setting == "component" else ()
-    return flatten(
-        get("weights", (k,)),
-        get("intercept", (k,)),
-        get("coef", (k, p)),
-        get("sigma", sig_shape),
-        fit_intercept=em.fit_intercept,
-        sigma_setting=em.sigma_setting,
-    )
+    return _in_order(em, get("weights", (k,)), get("intercept", (k,)), get("coef", (k, p)),
+                     get("sigma", sig_shape))  # fmt: skip
+
+
+def _in_order(em: Any, weights: Any, intercept: Any, coef: Any, sigma: Any) -> np.ndarray:
+    """Values in the order of ``em.param_names()``."""
+    return flatten(weights, intercept, coef, sigma, fit_intercept=em.fit_intercept,
+                   sigma_setting=em.sigma_setting)  # fmt: skip
 
 
 def em_frame(em: Any) -> pd.DataFrame:
@@ -182,14 +182,7 @@ def em_frame(em: Any) -> pd.DataFrame:
         parameters, see the module docstring) and wherever the SE is unavailable.
     """
     names = em.param_names()
-    est = flatten(
-        em.weights,
-        em.intercept,
-        em.coef,
-        em.sigma,
-        fit_intercept=em.fit_intercept,
-        sigma_setting=em.sigma_setting,
-    )
+    est = _in_order(em, em.weights, em.intercept, em.coef, em.sigma)
     se = _se_vector(em)
     component, term = [], []
     for name in names:
