@@ -93,6 +93,7 @@ class StartsProgress:
         self.width = int(width)
         self.shown = False
         self.done = 0
+        self._width = 0
         self._t0 = time.monotonic()
 
     def __enter__(self) -> StartsProgress:
@@ -121,8 +122,11 @@ class StartsProgress:
         if not self.shown and elapsed < self.delay:
             return
         self.shown = True
+        text = self.line(self.done, elapsed)
+        pad = " " * max(0, self._width - len(text))  # clear what a longer line left behind
+        self._width = len(text)
         out = sys.stderr if self.stream is None else self.stream
-        out.write("\r" + self.line(self.done, elapsed))
+        out.write("\r" + text + pad)
         out.flush()
 
     def close(self) -> None:

@@ -203,7 +203,7 @@ def em_frame(em: Any) -> pd.DataFrame:
 
 
 def census_line(em: Any) -> str:
-    """The census in one line: optima, starts reaching the best, how complete it looks.
+    """The census in two lines: optima, starts reaching the best, how complete it looks.
 
     The chance that a further start finds a new optimum is estimated by Good–Turing: the
     number of optima reached by exactly one start divided by the number of starts.
@@ -223,9 +223,9 @@ def census_line(em: Any) -> str:
     deg = f" ({degenerate} degenerate)" if degenerate else ""
     return (
         f"census: {_plural(len(optima), 'distinct optimum', 'distinct optima')}{deg} from "
-        f"{_plural(n_starts, 'start')}; the best reached by {best} of {n_starts}; "
-        f"{_plural(int(singletons), 'optimum', 'optima')} reached once (chance a further start "
-        f"finds a new one ~ {_num(good_turing, 2)})"
+        f"{_plural(n_starts, 'start')}; the best reached by {best} of {n_starts}\n"
+        f"        {_plural(int(singletons), 'optimum', 'optima')} reached by one start only: "
+        f"one more start finds a new optimum with chance ~ {_num(good_turing, 2)} (Good-Turing)"
     )
 
 
@@ -255,10 +255,15 @@ def _em_header(em: Any) -> list[str]:
     ]
 
 
+def _fixed(value: Any) -> str:
+    """Two decimals (R prints z values this way); NaN as ``-``."""
+    return "-" if value is None or math.isnan(float(value)) else f"{float(value):.2f}"
+
+
 _EM_FORMATS = {
     "estimate": _num,
     "se": _num,
-    "z": lambda v: _num(v, 3),
+    "z": _fixed,
     "p": _pvalue,
 }
 
@@ -293,7 +298,7 @@ def em_summary(em: Any) -> Summary:
     lines += ["", _sigma_text(em, frame)]
     html_text = _html_block(
         lines[0],
-        [*lines[1:5], _sigma_text(em, frame)],
+        [*lines[1:4], *lines[4].split("\n"), _sigma_text(em, frame)],
         "".join(f"<p>{html.escape(t)}</p>" + html_table(tab, _EM_FORMATS) for t, tab in blocks),
     )
     return Summary("\n".join(lines), html_text=html_text, frame=frame)
