@@ -212,11 +212,11 @@ def census_line(em: Any) -> str:
     n_starts = len(getattr(em, "starts", ()) or ()) or sum(o.count for o in optima)
     if not optima:
         return "census: not available"
-    best = optima[0].count
-    singletons = getattr(em, "n_singletons", None)
+    best = getattr(em, "n_best_starts", None) or optima[0].count
+    singletons = getattr(em, "n_singleton_optima", None)
     if singletons is None:
         singletons = sum(1 for o in optima if o.count == 1)
-    good_turing = getattr(em, "good_turing", None)
+    good_turing = getattr(em, "p_new_optimum", None)
     if good_turing is None:
         good_turing = singletons / n_starts if n_starts else float("nan")
     degenerate = sum(1 for o in optima if o.degenerate)
