@@ -62,6 +62,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from . import summary as summaries
 from ._json import plain
 from ._validation import check_positive_float
 from .diagnostics import Diagnosis, diagnose
@@ -237,6 +238,21 @@ class Comparison:
         ``thresholds``. Converted once per comparison; each call returns a fresh copy.
         """
         return copy.deepcopy(self._dict)
+
+    def __repr__(self) -> str:
+        return summaries.comparison_repr(self)
+
+    def summary(self) -> summaries.Summary:
+        """Verdict, reasons, sampler health and the compact EM-vs-posterior table
+        (:func:`mlrbayes.summary.comparison_summary`)."""
+        return summaries.comparison_summary(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """:attr:`table` indexed by parameter name (a copy)."""
+        return summaries.comparison_frame(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
 
 
 # ----------------------------------------------------------------------------- draws

@@ -67,6 +67,7 @@ import pandas as pd
 
 from . import likelihood
 from . import relabel as rl
+from . import summary as summaries
 from ._json import plain
 from ._validation import check_choice, check_positive_float
 from .findings import Finding, posterior_findings
@@ -220,12 +221,6 @@ class Diagnosis:
             }
         )
 
-    def summary(self) -> str:
-        """Verdict, reasons and the before/after table as plain text."""
-        lines = [f"verdict: {self.verdict}", *[f"  - {r}" for r in self.reasons], ""]
-        lines.append(self.table.to_string(float_format=lambda v: f"{v:.3f}"))
-        return "\n".join(lines)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (NaN becomes None). Permutations and draws are left out."""
         return plain(
@@ -246,6 +241,21 @@ class Diagnosis:
                 "ess_tail_after": self.rhat_after["ess_tail"].to_dict(),
             }
         )
+
+    def __repr__(self) -> str:
+        return summaries.diagnosis_repr(self)
+
+    def summary(self) -> summaries.Summary:
+        """Verdict, findings, reasons and the before/after table (a ``str``; shows as HTML in
+        Jupyter; :func:`mlrbayes.summary.diagnosis_summary`)."""
+        return summaries.diagnosis_summary(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """:attr:`table` (R-hat and ESS before and after relabelling, a copy)."""
+        return summaries.diagnosis_frame(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -22,6 +22,7 @@ from .compare import Comparison, compare
 from .em import EMResult, fit_em
 from .findings import Finding
 from .priors import resolve_priors
+from .progress import resolve_progressbar
 from .spec import Dataset, as_dataset
 
 __all__ = ["SamplingOptions", "dispersed_starts", "validate"]
@@ -44,6 +45,8 @@ class SamplingOptions:
     priors : dict, optional
         Passed to :func:`mlrbayes.bayes.sample_posterior`.
     progressbar : bool, optional
+        Progress of the EM starts and PyMC's (or nutpie's) sampling bars. Default: shown when
+        someone is watching (stderr is a terminal, or a notebook; :mod:`mlrbayes.progress`).
     sample_kwargs : dict
         Further arguments of :func:`mlrbayes.bayes.sample_posterior`.
     """
@@ -54,7 +57,7 @@ class SamplingOptions:
     n_em_chains: int | None = None
     sampler: str = "auto"
     priors: Mapping[str, Any] | None = None
-    progressbar: bool | None = False
+    progressbar: bool | None = None
     sample_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -213,6 +216,7 @@ def validate(
         )
     seeds = np.random.SeedSequence(random_state).spawn(3)
     em_seed, start_seed, sample_seed = (int(sq.generate_state(1)[0]) for sq in seeds)
+    opts = replace(opts, progressbar=resolve_progressbar(opts.progressbar))
     em = fit_em(
         *_frames(data),
         n_components,
@@ -220,7 +224,7 @@ def validate(
         n_init=n_init,
         random_state=em_seed,
         order=order,
-        **(em_kwargs or {}),
+        **{"progressbar": opts.progressbar, **(em_kwargs or {})},
     )
     if on_em is not None:
         on_em(em)

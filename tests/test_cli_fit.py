@@ -77,11 +77,11 @@ def test_fit_writes_json_equal_to_fit_em(csv, tmp_path, capsys):
     # the JSON reads back into a full result
     back = em_from_dict(d)
     np.testing.assert_array_equal(back.responsibilities, ref.responsibilities)
-    # the human summary
-    assert f"log-likelihood {ref.loglik:.6f}" in out
-    assert "converged True" in out and "census: " in out
-    assert f"intercept {ref.intercept[0]:.6g} (" in out
-    assert f"wrote {out_json}" in out
+    # the human summary: EMResult.summary() of the same fit, then where the JSON went
+    assert out == f"{ref.summary()}\nwrote {out_json}\n"
+    assert f"log-likelihood {ref.loglik:.4f}" in out
+    assert f"converged in {ref.n_iter} iterations" in out and "census: " in out
+    assert f"intercept  {ref.intercept[0]:.4g}" in out.replace("   ", "  ")
     assert not list(out_json.parent.glob(".em.json.*"))  # no temporary left behind
 
 
@@ -100,14 +100,14 @@ def test_all_other_columns_are_predictors_and_known_sigma(csv, tmp_path, capsys)
     assert d["sigma"] == 0.5 and d["sigma_setting"] == "known"
     assert "sigma" not in d["standard_errors"]
     assert np.shape(d["coef"]) == (2, 3)
-    assert "0.5 (known)" in out
+    assert "sigma (known): 0.5" in out
 
 
 def test_without_json_prints_only(csv, tmp_path, capsys, monkeypatch):
     path, _ = csv
     monkeypatch.chdir(tmp_path)
     rc, out, _ = _run(["fit", path, "--y", "y", "-k", "1", "--seed", "0"], capsys)
-    assert rc == 0 and "K=1" in out
+    assert rc == 0 and out.startswith("Mixture of 1 linear regressions, fitted by EM")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -200,7 +200,9 @@ def test_help_shows_examples(capsys):
         main(["fit", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert "examples:" in out and "--sigma shared" in out and "--json em.json" in out
+    assert "examples:" in out and "--json em.json" in out
+    assert "--sigma SIGMA" in out and "(default: shared)" in " ".join(out.split())
+    assert "--seed S" in out and "(default: drawn at random" in out
 
 
 def test_console_script_subprocess(csv, tmp_path):

@@ -269,7 +269,7 @@ def test_pandas_index_column_is_not_a_silent_predictor(tmp_path, capsys):
     _one_line_error(rc, err, "fit")
     assert "'Unnamed: 0'" in err and "--x" in err and "index=False" in err
     rc, out, err = _run(capsys, "fit", path, "--y", "y", "--x", "x", "-k", "1")
-    assert rc == 0 and "y ~ x," in out
+    assert rc == 0 and "fitted by EM: y ~ x\n" in out
 
 
 def test_duplicated_header_and_repeated_x(tmp_path, capsys):

@@ -1,9 +1,13 @@
 """The ``mlrbayes`` command.
 
-Each subcommand module declares ``add_<name>(subparsers)`` (its arguments) and a
-``_cmd_<name>(args, run)`` that runs it: :mod:`.fit` (fit, simulate), :mod:`.sample` (sample,
-diagnose), :mod:`.validate` (validate, demo); :mod:`.common` reads the data table and parses
-options, :mod:`.interrupt` handles SIGINT/SIGTERM, and :mod:`mlrbayes._io` writes files.
+Each subcommand module declares ``add_<name>(subparsers)`` (the names of the options it takes)
+and a ``_cmd_<name>(args, run)`` that runs it: :mod:`.fit` (fit, simulate), :mod:`.select`
+(select), :mod:`.sample` (sample, diagnose), :mod:`.validate` (validate, demo). Every option is
+declared once in :mod:`.options` (flags, default, help; the defaults rule is printed by
+``mlrbayes --help``); :mod:`.common` reads the data table, checks option values and says where
+words go (:class:`~.common.Console`: results on stdout; progress, info, warnings and errors on
+stderr; ``--quiet``/``--verbose``); :mod:`.interrupt` handles SIGINT/SIGTERM, and
+:mod:`mlrbayes._io` writes files.
 
 File reading and writing happen here and in report writing, never in the statistical modules.
 Every option and output path is checked before any expensive work. User errors become one line
@@ -23,14 +27,17 @@ import argparse
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from .. import __version__
 from .._cache import configure_pytensor_cache
 from .._io import atomic_path, write_json_atomic
-from .common import CLIError, parse_sigma, print_warnings, read_table
+from .common import CLIError, Console, parse_sigma, print_warnings, read_table
 from .fit import SIMULATE_PRESETS, add_fit, add_simulate
 from .interrupt import Interrupted, Run
+from .options import DEFAULTS_RULE
 from .sample import add_diagnose, add_sample
+from .select import add_select
 from .validate import DEMO_NOTES, add_demo, add_validate
 
 __all__ = [
@@ -51,9 +58,13 @@ __all__ = [
 
 EXIT_USAGE = 2
 
+#: What a negative number (or a comma-joined list of numbers starting with one) looks like.
+_NEGATIVE_NUMBER = re.compile(r"^-\.?\d[\d.,;eE+-]*$")
+
 #: The subcommands, in the order ``mlrbayes --help`` lists them.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_fit,
+    add_select,
     add_simulate,
     add_sample,
     add_diagnose,
@@ -63,7 +74,13 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line: ``mlrbayes fit: error: ... (see ... --help)``."""
+    """argparse whose usage errors are one line: ``mlrbayes fit: error: ... (see ... --help)``,
+    and that reads ``-1,0``, ``-1e-3`` and ``-.5`` as values, not as options (argparse only
+    knows ``-1`` and ``-1.5``), so ``--coef 1,2 -1,0`` works."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
         text = " ".join(message.split())
@@ -74,8 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mlrbayes",
         description="Mixtures of linear regressions: fit by EM, sample by MCMC, compare.",
+        epilog=DEFAULTS_RULE + "\n`mlrbayes COMMAND --help`: a command's options and examples.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"mlrbayes {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in COMMANDS:
@@ -114,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run.command = args.command
             code = int(args.func(args, run) or 0)
             run.checkpoint()  # a signal swallowed on the way (e.g. in a GC callback) still counts
+            Console.of(args).detail(run.timing_line())
             return code
         except KeyboardInterrupt:
             print(run.message(), file=sys.stderr, flush=True)

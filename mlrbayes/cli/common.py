@@ -1,4 +1,6 @@
-"""What every subcommand shares: reading the data table, option parsing, warnings, errors."""
+"""What every subcommand shares: reading the data table, checking option values, the EM
+options, the seed, and where words go (:class:`Console`: results on stdout; progress, info,
+detail, warnings and errors on stderr)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import argparse
 import csv
 import json
 import math
+import secrets
 import sys
 import warnings
 from collections.abc import Sequence
@@ -15,21 +18,23 @@ from typing import Any
 __all__ = [
     "SEED_MAX",
     "CLIError",
-    "add_command",
-    "add_data_args",
-    "add_sampling_args",
-    "add_seed_arg",
+    "Console",
     "check_input_file",
+    "em_options",
     "float_option",
     "floats",
     "int_option",
     "optima_word",
     "parse_sigma",
     "print_warnings",
+    "probability_option",
     "read_json_file",
     "read_table",
+    "resolve_seed",
     "seed_option",
     "sigma_option",
+    "start_lines",
+    "write_and_print",
 ]
 
 #: Largest accepted ``--seed`` (seeds are stored in the posterior file and the report).
@@ -248,91 +253,109 @@ def floats(values: Sequence[str] | None, flag: str) -> list[float] | None:
     return [float_option(v, flag) for v in values]  # type: ignore[misc]
 
 
-def add_data_args(p: argparse.ArgumentParser, *, sigma_required: bool) -> None:
-    """The data and model arguments shared by fit, sample and validate."""
-    p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--y", required=True, metavar="COL", help="response column")
-    p.add_argument(
-        "--x",
-        nargs="+",
-        action="extend",
-        metavar="COL",
-        help="predictor columns (default: every column except --y)",
-    )
-    p.add_argument("-k", "--components", required=True, metavar="K", help="number of components")
-    p.add_argument(
-        "--sigma",
-        required=sigma_required,
-        default=None if sigma_required else "shared",
-        metavar="VALUE|shared|component",
-        help="known noise sd (a positive number), or 'shared' / 'component' to estimate one sd "
-        "or one per component" + ("" if sigma_required else " (default: shared)"),
-    )
-    p.add_argument(
-        "--order",
-        default="weight",
-        choices=("weight", "intercept", "none"),
-        help="order of the components: decreasing weight (ties by intercept, then "
-        "coefficients), increasing intercept, or as EM ended (default: weight)",
-    )
-
-
-def add_seed_arg(p: argparse.ArgumentParser, default: str | None, what: str) -> None:
-    """``--seed`` with its accepted range in the help."""
-    shown = "none" if default is None else default
-    p.add_argument(
-        "--seed",
-        default=default,
-        metavar="S",
-        help=f"{what} (0 .. 2**32-1; default {shown})",
-    )
-
-
-def add_command(
-    sub: argparse._SubParsersAction,
-    name: str,
-    func: Any,
-    summary: str,
-    description: str,
-    epilog: str,
-) -> argparse.ArgumentParser:
-    """A subcommand parser with the examples epilog kept as written; runs ``func(args, run)``."""
-    p = sub.add_parser(
-        name,
-        help=summary,
-        description=description,
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.set_defaults(func=func)
-    return p
-
-
-def add_sampling_args(
-    p: argparse.ArgumentParser, *, draws: int, tune: int, seed: str | None, partial_note: str
-) -> None:
-    """--draws, --tune, --chains, --sampler, --seed and --keep-partial (sample, validate)."""
-    p.add_argument("--draws", default=str(draws), metavar="N", help=f"draws per chain ({draws})")
-    p.add_argument("--tune", default=str(tune), metavar="N", help=f"tuning steps ({tune})")
-    p.add_argument("--chains", default="4", metavar="N", help="MCMC chains (default 4)")
-    p.add_argument(
-        "--sampler",
-        default="auto",
-        choices=("auto", "pymc", "nutpie"),
-        help="NUTS implementation (default: auto)",
-    )
-    add_seed_arg(p, seed, "random seed")
-    p.add_argument(
-        "--keep-partial",
-        action="store_true",
-        help="if interrupted (Ctrl-C, SIGTERM) while drawing, still write the draws made so far, "
-        "marked partial (posterior attrs partial=1, draws_completed, draws_requested); the "
-        f"exit code stays 130/143{partial_note}",
-    )
-
-
 def optima_word(count: int) -> str:
     return "optimum" if count == 1 else "optima"
+
+
+def probability_option(value: str | None, flag: str) -> float | None:
+    """A number strictly between 0 and 1 (None stays None)."""
+    out = float_option(value, flag)
+    if out is not None and not 0.0 < out < 1.0:
+        raise CLIError(f"{flag} must be between 0 and 1 (exclusive); got {value}.")
+    return out
+
+
+def em_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``fit_em`` keywords from ``--n-init``, ``--init``, ``--order``, ``--tol``, ``--max-iter``
+    (checked)."""
+    out: dict[str, Any] = {
+        "n_init": int_option(args.n_init, "--n-init", 1),
+        "init": args.init,
+        "order": getattr(args, "order", "weight"),
+    }
+    if args.tol is not None:
+        out["tol"] = float_option(args.tol, "--tol")
+    if args.max_iter is not None:
+        out["max_iter"] = int_option(args.max_iter, "--max-iter", 1)
+    return out
+
+
+def start_lines(em: Any) -> list[str]:
+    """The census start by start (for ``--verbose``)."""
+    lines = ["EM starts (start, strategy, log-likelihood, iterations, state, optimum):"]
+    for st in em.starts:
+        state = (
+            "degenerate" if st.degenerate else ("converged" if st.converged else "not converged")
+        )
+        lines.append(
+            f"  {st.start:3d}  {st.init:<8s} {st.loglik:.6f}  {st.n_iter:4d} it  {state:<13s} "
+            f"#{st.optimum}"
+        )
+    return lines
+
+
+class Console:
+    """Where a command's words go.
+
+    Results go to stdout. On stderr: progress bars (only on a terminal), info lines, detail
+    lines, warnings and errors. ``--quiet`` drops progress and info; ``--verbose`` adds detail
+    (timings, the census start by start).
+    """
+
+    def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
+        self.quiet = bool(quiet)
+        self.verbose = bool(verbose) and not self.quiet
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Console:
+        return cls(getattr(args, "quiet", False), getattr(args, "verbose", False))
+
+    @property
+    def progress(self) -> bool:
+        """Show progress bars: not quiet and stderr is a terminal (not piped or redirected)."""
+        if self.quiet:
+            return False
+        try:
+            return bool(sys.stderr.isatty())
+        except (AttributeError, ValueError):
+            return False
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    def detail(self, text: str) -> None:
+        if self.verbose:
+            print(text, file=sys.stderr, flush=True)
+
+    def seed(self, seed: int, given: str | None) -> None:
+        """Say which seed a run uses: an info line when it was drawn (so the run can be
+        repeated), a detail line when it was given."""
+        if given is None:
+            self.info(f"seed {seed} (drawn at random; --seed {seed} repeats this run)")
+        else:
+            self.detail(f"seed {seed}")
+
+
+def resolve_seed(value: str | None) -> int:
+    """``--seed`` checked, or a seed drawn at random when not given (announce it with
+    :meth:`Console.seed` once the inputs are checked); an int the outputs record."""
+    seed = seed_option(value)
+    return secrets.randbelow(SEED_MAX + 1) if seed is None else seed
+
+
+def write_and_print(path: str | None, payload: dict[str, Any], text: str, run: Any) -> int:
+    """Write ``payload`` as JSON to ``path`` (when given; atomically), then print ``text`` and
+    where the JSON went. Returns the exit code 0."""
+    from .._io import write_json_atomic
+
+    if path:
+        write_json_atomic(path, payload)
+        run.keep(path)
+    print(text)
+    if path:
+        print(f"wrote {path}")
+    return 0
 
 
 # ----------------------------------------------------------------------------- warnings

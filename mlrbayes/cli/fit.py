@@ -10,33 +10,36 @@ from typing import Any
 from .._io import atomic_path, check_output_file, write_json_atomic
 from .common import (
     CLIError,
-    add_command,
-    add_data_args,
-    add_seed_arg,
-    float_option,
+    Console,
+    em_options,
     floats,
     int_option,
-    optima_word,
     print_warnings,
     read_table,
-    seed_option,
+    resolve_seed,
     sigma_option,
+    start_lines,
+    write_and_print,
 )
 from .interrupt import Run
+from .options import FIT_OPTIONS, add_command
 
-__all__ = ["SIMULATE_PRESETS", "add_fit", "add_simulate"]
+__all__ = ["SIMULATE_PRESETS", "add_fit", "add_simulate", "em_inputs", "fit_in_cli"]
 
 
 # ----------------------------------------------------------------------------- fit
 _FIT_EXAMPLES = """\
 examples:
-  mlrbayes fit data.csv --y y -k 2 --sigma shared --n-init 20 --seed 1 --json em.json
+  mlrbayes fit data.csv --y y -k 2 --n-init 20 --seed 1 --json em.json
   mlrbayes fit data.csv --y price --x size age -k 3 --sigma component --json em.json
   mlrbayes fit data.csv --y y -k 2 --sigma 0.5          # known noise sd 0.5
 
-All columns except --y are predictors unless --x is given. The JSON holds the estimate, its
-standard errors, AIC/BIC/ICL and the census of local optima (one entry per distinct optimum
-with its log-likelihood, how many starts reached it and whether it is degenerate).
+All columns except --y are predictors unless --x is given. Prints the summary: per component
+the estimates, standard errors, z = estimate / se and two-sided normal p-values (for the
+intercepts and slopes), the weights and sigma, log-likelihood, AIC/BIC/ICL, convergence and the
+census of local optima (how many starts reached the best). The JSON holds the estimate, its
+standard errors, AIC/BIC/ICL, the census (one entry per distinct optimum with its
+log-likelihood, how many starts reached it, whether it is degenerate) and the seed.
 """
 
 
@@ -50,124 +53,54 @@ _FIT_TEXT = (
 
 
 def add_fit(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "fit", _cmd_fit, *_FIT_TEXT)
-    add_data_args(p, sigma_required=False)
-    p.add_argument("--n-init", default="10", metavar="N", help="number of EM starts (default 10)")
-    add_seed_arg(p, None, "random seed")
-    p.add_argument(
-        "--init",
-        default="auto",
-        help="initialisation strategy: auto, random, binned, subset or split (default: auto)",
-    )
-    p.add_argument("--tol", default=None, help="tolerance on the log-likelihood gain")
-    p.add_argument("--max-iter", default=None, metavar="N", help="iteration limit per start")
-    p.add_argument(
-        "--no-intercept", action="store_true", help="fit regression lines through the origin"
-    )
-    p.add_argument("--json", default=None, metavar="OUT.json", help="write the result as JSON")
+    add_command(sub, "fit", _cmd_fit, _FIT_TEXT, FIT_OPTIONS)
 
 
-def _fmt(value: float, se: float | None = None) -> str:
-    text = f"{value:.6g}"
-    if se is not None:
-        text += f" ({se:.3g})"
-    return text
-
-
-def _fit_summary(result: Any, path: str) -> str:
-    """A short human-readable account of an EM fit."""
-    import numpy as np
-
-    k, names = result.n_components, list(result.feature_names)
-    se = result.standard_errors
-    sig = np.broadcast_to(np.asarray(result.sigma, dtype=float), (k,))
-    sig_se = se.get("sigma")
-    lines = [
-        f"EM fit of {path}: {result.target_name} ~ {' + '.join(names)}, K={k}, "
-        f"sigma {result.sigma_setting}, n={result.n_samples}",
-        f"log-likelihood {result.loglik:.6f}; converged {result.converged} after "
-        f"{result.n_iter} iterations; AIC {result.aic:.4f}  BIC {result.bic:.4f}  "
-        f"ICL {result.icl:.4f}",
-        "estimates (standard errors):",
-    ]
-    for j in range(k):
-        parts = [f"weight {_fmt(result.weights[j], _get(se, 'weights', j))}"]
-        if result.fit_intercept:
-            parts.append(f"intercept {_fmt(result.intercept[j], _get(se, 'intercept', j))}")
-        for f, name in enumerate(names):
-            parts.append(f"{name} {_fmt(result.coef[j, f], _get(se, 'coef', (j, f)))}")
-        if result.sigma_setting == "component":
-            parts.append(f"sigma {_fmt(sig[j], _get(se, 'sigma', j))}")
-        lines.append(f"  component {j}: " + ", ".join(parts))
-    if result.sigma_setting == "shared":
-        lines.append(f"  sigma {_fmt(sig[0], None if sig_se is None else float(sig_se))}")
-    elif result.sigma_setting == "known":
-        lines.append(f"  sigma {np.asarray(result.sigma).tolist()} (known)")
-    lines.append(
-        f"census: {len(result.optima)} distinct {optima_word(len(result.optima))} from "
-        f"{len(result.starts)} starts "
-        "(loglik, starts reaching it, degenerate):"
-    )
-    for i, opt in enumerate(result.optima):
-        flag = " degenerate" if opt.degenerate else ""
-        lines.append(f"  {i}: {opt.loglik:.6f}  x{opt.count}{flag}")
-    return "\n".join(lines)
-
-
-def _get(se: dict, key: str, index: Any) -> float | None:
-    import numpy as np
-
-    if key not in se:
-        return None
-    return float(np.asarray(se[key])[index])
-
-
-def _cmd_fit(args: argparse.Namespace, run: Run) -> int:
+def fit_in_cli(X: Any, y: Any, k: int, *, args, run: Run, console: Console, **kwargs) -> Any:
+    """``fit_em`` with the CLI's EM options, progress and warnings (printed as single lines);
+    ``--verbose`` adds the census start by start."""
     import warnings
 
     from ..em import fit_em
-    from ..serialize import em_to_dict
 
-    if args.json:
-        check_output_file(args.json, "--json", "em.json")
-    k = int_option(args.components, "-k", 1)
-    n_init = int_option(args.n_init, "--n-init", 1)
-    seed = seed_option(args.seed)
-    max_iter = int_option(args.max_iter, "--max-iter", 1)
-    sigma = sigma_option(args.sigma)
-    kwargs: dict[str, Any] = {}
-    if args.tol is not None:
-        kwargs["tol"] = float_option(args.tol, "--tol")
-    if max_iter is not None:
-        kwargs["max_iter"] = max_iter
-    run.stage("read")
-    X, y = read_table(args.data, args.y, args.x, allow_constant=args.no_intercept)
     run.stage("em")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = fit_em(
-            X,
-            y,
-            k,
-            sigma=sigma,
-            fit_intercept=not args.no_intercept,
-            n_init=n_init,
-            init=args.init,
-            random_state=seed,
-            order=args.order,
-            **kwargs,
-        )
+        em = fit_em(X, y, k, progressbar=console.progress, **kwargs)
+    print_warnings(args.command, caught)
+    for line in start_lines(em):
+        console.detail(line)
+    return em
+
+
+def em_inputs(args: argparse.Namespace, run: Run, example: str) -> dict[str, Any]:
+    """What fit and select share: the options checked (before any work), then the data read.
+
+    Returns ``console``, ``X``, ``y``, ``seed`` and ``fit`` (the ``fit_em`` keywords: sigma,
+    fit_intercept, random_state, n_init, init, tol, max_iter).
+    """
+    console = Console.of(args)
+    if args.json:
+        check_output_file(args.json, "--json", example)
+    fit = {"sigma": sigma_option(args.sigma), "fit_intercept": not args.no_intercept}
+    fit.update(em_options(args), random_state=resolve_seed(args.seed))
+    run.stage("read")
+    X, y = read_table(args.data, args.y, args.x, allow_constant=args.no_intercept)
+    return {"console": console, "X": X, "y": y, "seed": fit["random_state"], "fit": fit}
+
+
+def _cmd_fit(args: argparse.Namespace, run: Run) -> int:
+    from ..serialize import em_to_dict
+
+    k = int_option(args.components, "-k", 1)
+    inp = em_inputs(args, run, "em.json")
+    console, seed = inp["console"], inp["seed"]
+    result = fit_in_cli(inp["X"], inp["y"], k, args=args, run=run, console=console, **inp["fit"])
+    text = result.summary()  # before writing: the write is the last step that can be cut
     run.stage("writing")
-    print_warnings("fit", caught)
-    if args.json:
-        payload = em_to_dict(result)
-        payload["data"] = str(args.data)
-        write_json_atomic(args.json, payload)
-        run.keep(args.json)
-    print(_fit_summary(result, args.data))
-    if args.json:
-        print(f"wrote {args.json}")
-    return 0
+    console.seed(seed, args.seed)
+    payload = em_to_dict(result) if args.json else {}
+    return write_and_print(args.json, {**payload, "data": str(args.data), "seed": seed}, text, run)
 
 
 # ----------------------------------------------------------------------------- simulate
@@ -178,7 +111,9 @@ examples:
   mlrbayes simulate --out clouds.csv --preset four-clouds
   mlrbayes simulate --out my.csv -n 300 --weights 0.3 0.7 --intercept 0 4 --coef 1 -1 \\
       --sigma 0.5
-  mlrbayes simulate --out two.csv --weights 0.5 0.5 --intercept 0 3 --coef "1,2;-1,0"
+  mlrbayes simulate --out three.csv --weights 0.3 0.4 0.3 --intercept -2 0 2 --coef 1 0 -1 \
+      --sigma 0.3 0.6 0.3
+  mlrbayes simulate --out two.csv --weights 0.5 0.5 --intercept 0 3 --coef 1,2 -1,0
 
 Writes a CSV with the predictors (x, or x1..xp) and the response y, and beside it
 <name>.truth.json with the true parameters and every row's true component. Presets:
@@ -187,8 +122,10 @@ Writes a CSV with the predictors (x, or x1..xp) and the response y, and beside i
                from different points settle in different labellings; relabelling sorts them out
   four-clouds  K=2, x = -1 or +1, y = +-1 + N(0, 0.25^2): two equally good explanations
                (two flat lines, or the two diagonals y = x and y = -x)
---weights/--intercept/--coef/--sigma override the preset; give K values each. With several
-predictors, --coef is one quoted string: components separated by ';', slopes by ','.
+--weights/--intercept/--coef/--sigma override the preset: K values each, space-separated
+(--sigma also takes one value, shared by all components). With several predictors, each
+component's slopes are joined by commas: --coef 1,2 -1,0 is (1, 2) and (-1, 0).
+Without --seed a seed is drawn, printed and written to <name>.truth.json.
 """
 
 SIMULATE_PRESETS: dict[str, dict[str, Any]] = {
@@ -215,6 +152,8 @@ SIMULATE_PRESETS: dict[str, dict[str, Any]] = {
 
 
 def _coef_option(values: Sequence[str] | None) -> list[list[float]] | None:
+    """K space-separated values, each component's slopes joined by commas (the older form
+    with components separated by ';' in one string is still read)."""
     if values is None:
         return None
     pieces = [q for v in values for q in v.split(";") if q.strip()]
@@ -222,7 +161,8 @@ def _coef_option(values: Sequence[str] | None) -> list[list[float]] | None:
     if len({len(r) for r in rows}) != 1:
         raise CLIError(
             f"--coef {' '.join(values)!r}: every component needs the same number of slopes "
-            "(components separated by ';', slopes by ',', e.g. --coef \"1,2;-1,0\")."
+            "(components space-separated, each one's slopes joined by commas, e.g. "
+            "--coef 1,2 -1,0)."
         )
     return rows
 
@@ -236,21 +176,49 @@ _SIMULATE_TEXT = (
 )
 
 
+#: The options of ``mlrbayes simulate``: its own, declared here, and --seed.
+_SIMULATE_OPTIONS = {
+    "out": {"flags": ("--out",), "required": True, "metavar": "DATA.csv", "help": "CSV to write"},
+    "preset": {
+        "flags": ("--preset",),
+        "default": "separated",
+        "choices": sorted(SIMULATE_PRESETS),
+        "help": "starting truth (default: %(default)s)",
+    },
+    "n": {"flags": ("-n", "--n"), "default": "200", "metavar": "N", "help": "rows (default 200)"},
+    "weights": {
+        "flags": ("--weights",),
+        "nargs": "+",
+        "metavar": "W",
+        "help": "K mixing weights summing to 1, space-separated",
+    },
+    "intercept": {
+        "flags": ("--intercept",),
+        "nargs": "+",
+        "metavar": "B",
+        "help": "K intercepts, space-separated",
+    },
+    "coef": {
+        "flags": ("--coef",),
+        "nargs": "+",
+        "metavar": "C",
+        "help": "K slopes, space-separated; with p predictors each is p slopes joined by commas",
+    },
+    "sim_sigma": {
+        "flags": ("--sigma",),
+        "dest": "sigma",
+        "nargs": "+",
+        "metavar": "S",
+        "help": "noise sd: one value, or K values space-separated",
+    },
+}
+
+
 def add_simulate(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "simulate", _cmd_simulate, *_SIMULATE_TEXT)
-    p.add_argument("--out", required=True, metavar="DATA.csv", help="CSV file to write")
-    p.add_argument(
-        "--preset",
-        default="separated",
-        choices=sorted(SIMULATE_PRESETS),
-        help="starting truth (default: separated)",
-    )
-    p.add_argument("-n", "--n", default="200", metavar="N", help="observations (default 200)")
-    p.add_argument("--weights", nargs="+", metavar="W", help="K mixing weights summing to 1")
-    p.add_argument("--intercept", nargs="+", metavar="B", help="K intercepts")
-    p.add_argument("--coef", nargs="+", metavar="C", help='K slopes (for p > 1: "c11,c12;c21,c22")')
-    p.add_argument("--sigma", default=None, metavar="S", help="noise sd, one or K values")
-    add_seed_arg(p, "0", "random seed")
+    add_command(
+        sub, "simulate", _cmd_simulate, _SIMULATE_TEXT, [*_SIMULATE_OPTIONS, "seed"],
+        _SIMULATE_OPTIONS,
+    )  # fmt: skip
 
 
 def _simulate_truth(args: argparse.Namespace) -> dict[str, Any]:
@@ -263,8 +231,8 @@ def _simulate_truth(args: argparse.Namespace) -> dict[str, Any]:
     ):
         if value is not None:
             truth[key] = value
-    if args.sigma is not None:
-        sig = floats(args.sigma.split(","), "--sigma")
+    if args.sigma is not None:  # "0.3,0.4" (the older form) is read as two values too
+        sig = floats([v for s in args.sigma for v in s.split(",") if v.strip()], "--sigma")
         truth["sigma"] = sig[0] if len(sig) == 1 else sig
     k = len(truth["weights"])
     for key in ("intercept", "coef"):
@@ -307,7 +275,7 @@ def _cmd_simulate(args: argparse.Namespace, run: Run) -> int:
     truth_path = out.with_name(out.stem + ".truth.json")
     check_output_file(truth_path, "--out (its truth file)", "data.csv")
     n = int_option(args.n, "-n", 1)
-    seed = seed_option(args.seed)
+    seed = resolve_seed(args.seed)
     truth = _simulate_truth(args)
     k = len(truth["weights"])
     coef = np.asarray(truth["coef"], dtype=float)
@@ -336,6 +304,7 @@ def _cmd_simulate(args: argparse.Namespace, run: Run) -> int:
         "labels": labels.tolist(),
     }
     run.stage("writing")
+    Console.of(args).seed(seed, args.seed)
     with atomic_path(out, ".csv") as tmp:
         df.to_csv(tmp, index=False)
     run.keep(out)
@@ -343,5 +312,5 @@ def _cmd_simulate(args: argparse.Namespace, run: Run) -> int:
     run.keep(truth_path)
     counts = np.bincount(labels, minlength=k).tolist()
     print(f"wrote {out} ({n} rows, columns {[*cols, 'y']}; rows per component {counts})")
-    print(f"wrote {truth_path} (true parameters and labels)")
+    print(f"wrote {truth_path} (true parameters, labels and seed {seed})")
     return 0

@@ -59,6 +59,8 @@ class Run:
         self.notes: list[str] = []
         self.signum: int | None = None
         self.aborting = False
+        self.timings: dict[str, float] = {}
+        self._t_stage = time.monotonic()
         self._old: dict[int, object] = {}
         self._old_hook = sys.unraisablehook
 
@@ -103,10 +105,23 @@ class Run:
     def stage(self, name: str) -> None:
         """Enter stage ``name`` (checkpoint first; honours ``MLRBAYES_TEST_PAUSE``)."""
         self.checkpoint()
+        self._clock()
         self.stage_name = name
         if os.environ.get("MLRBAYES_TEST_PAUSE") == name:
             print(f"mlrbayes: test pause at {name}", file=sys.stderr, flush=True)
             time.sleep(float(os.environ.get("MLRBAYES_TEST_PAUSE_SECONDS", "60")))
+
+    def _clock(self) -> None:
+        now = time.monotonic()
+        label = _STAGES.get(self.stage_name, self.stage_name)
+        self.timings[label] = self.timings.get(label, 0.0) + now - self._t_stage
+        self._t_stage = now
+
+    def timing_line(self) -> str:
+        """``timings: reading the data 0.02 s, EM 1.3 s, ...; total 1.4 s`` (for --verbose)."""
+        self._clock()
+        parts = [f"{name} {sec:.2f} s" for name, sec in self.timings.items() if sec >= 0.005]
+        return f"timings: {', '.join(parts)}; total {sum(self.timings.values()):.2f} s"
 
     def keep(self, path: str | os.PathLike, note: str = "") -> None:
         """Record a file written for good (reported if the run is interrupted later)."""

@@ -8,22 +8,24 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_path, check_output_file, write_json_atomic
+from .._io import atomic_path, check_output_file
 from .common import (
     CLIError,
-    add_command,
-    add_data_args,
-    add_sampling_args,
-    add_seed_arg,
+    Console,
     check_input_file,
+    em_options,
     int_option,
     print_warnings,
+    probability_option,
     read_json_file,
     read_table,
-    seed_option,
+    resolve_seed,
     sigma_option,
+    start_lines,
+    write_and_print,
 )
 from .interrupt import Interrupted, Run
+from .options import add_command
 
 __all__ = ["add_diagnose", "add_sample", "check_netcdf_writer", "save_posterior_file"]
 
@@ -57,15 +59,18 @@ def save_posterior_file(idata: Any, path: Path, run: Run, *, draws: int) -> None
 # ----------------------------------------------------------------------------- sample
 _SAMPLE_EXAMPLES = """\
 examples:
-  mlrbayes sample data.csv --y y -k 2 --sigma shared --seed 1 --out posterior.nc
+  mlrbayes sample data.csv --y y -k 2 --seed 1 --out posterior.nc
   mlrbayes sample data.csv --y y -k 3 --sigma 0.5 --order-by intercept --out posterior.nc
   mlrbayes sample data.csv --y y -k 2 --em em.json --chains 4 --sampler pymc --out post.nc
+  mlrbayes sample data.csv --y y -k 2 --tune 2000 --target-accept 0.95 --out post.nc
 
 Samples the posterior of the mixture of regressions (labels marginalised out) with NUTS and
 writes it as NetCDF (ArviZ DataTree: posterior, sample_stats, observed_data, constant_data,
-log_likelihood). --em starts the chains at the optima of an EM fit (`mlrbayes fit --json`),
-cycling over them, so chains can start in different basins. Divergences and R-hat / ESS are
-printed; problems are warnings on stderr. --sampler auto uses nutpie when rows x K >= 50,000.
+log_likelihood; the seed is in the posterior's attrs as random_state). --em starts the chains
+at the optima of an EM fit (`mlrbayes fit --json`), cycling over them, so chains can start in
+different basins. Divergences and R-hat / ESS are printed; problems are warnings on stderr
+(against divergences: more --tune and a higher --target-accept). --sampler auto uses nutpie
+when rows x K >= 50,000.
 """
 
 
@@ -77,23 +82,24 @@ _SAMPLE_TEXT = (
     _SAMPLE_EXAMPLES,
 )
 
+#: The options of ``mlrbayes sample``.
+SAMPLE_OPTIONS = (
+    "data", "y", "x", "k", "sigma", "no_intercept", "order_by", "em", "out", "draws", "tune",
+    "chains", "sampler", "target_accept", "seed", "keep_partial",
+)  # fmt: skip
+
+_EM_JSON = {"flags": ("--em",), "default": None, "metavar": "EM.json"}
+
 
 def add_sample(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "sample", _cmd_sample, *_SAMPLE_TEXT)
-    add_data_args(p, sigma_required=False)
-    p.add_argument(
-        "--no-intercept", action="store_true", help="regression lines through the origin"
-    )
-    p.add_argument(
-        "--order-by",
-        default="none",
-        choices=["none", "intercept"],
-        help="ordering constraint against label switching (default none)",
-    )
-    p.add_argument("--em", default=None, metavar="EM.json", help="start chains at EM optima")
-    p.add_argument("--out", required=True, metavar="POSTERIOR.nc", help="NetCDF file to write")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
-    add_sampling_args(p, draws=1000, tune=1000, seed=None, partial_note="")
+    add_command(
+        sub, "sample", _cmd_sample, _SAMPLE_TEXT, SAMPLE_OPTIONS,
+        {
+            "em": {**_EM_JSON, "help": "start the chains at the optima of this EM fit"},
+            "out": {"flags": ("--out",), "required": True, "metavar": "POSTERIOR.nc",
+                    "help": "NetCDF file to write"},
+        },
+    )  # fmt: skip
 
 
 def _em_init(path: str, X: Any, y: Any) -> Any:
@@ -108,38 +114,33 @@ def _em_init(path: str, X: Any, y: Any) -> Any:
 
 
 def _cmd_sample(args: argparse.Namespace, run: Run) -> int:
+    console = Console.of(args)
     out = check_output_file(args.out, "--out", "posterior.nc")
     check_netcdf_writer()
     k = int_option(args.components, "-k", 1)
     draws = int_option(args.draws, "--draws", 1)
     tune = int_option(args.tune, "--tune", 0)
     chains = int_option(args.chains, "--chains", 1)
-    seed = seed_option(args.seed)
+    target_accept = probability_option(args.target_accept, "--target-accept")
+    seed = resolve_seed(args.seed)
     sigma = sigma_option(args.sigma)
     run.stage("read")
     X, y = read_table(args.data, args.y, args.x, allow_constant=args.no_intercept)
     init = _em_init(args.em, X, y) if args.em else None
+    console.seed(seed, args.seed)
 
     from .. import bayes
 
+    console.info(f"sampling {chains} chains x {draws} draws (tune {tune}) ...")
     run.stage("sampling")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bayes.SamplingWarning)
         idata = bayes.sample_posterior(
-            X,
-            y,
-            k,
-            sigma=sigma,
-            fit_intercept=not args.no_intercept,
+            X, y, k, sigma=sigma, fit_intercept=not args.no_intercept,
             order_by=None if args.order_by == "none" else args.order_by,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            sampler=args.sampler,
-            init=init,
-            random_state=seed,
-            progressbar=False if args.quiet else None,
-        )
+            draws=draws, tune=tune, chains=chains, sampler=args.sampler, init=init,
+            target_accept=target_accept, random_state=seed, progressbar=console.progress,
+        )  # fmt: skip
     if run.interrupted:
         if args.keep_partial:
             save_posterior_file(idata, out, run, draws=draws)
@@ -147,8 +148,7 @@ def _cmd_sample(args: argparse.Namespace, run: Run) -> int:
     run.stage("writing")
     print_warnings("sample", caught)
     save_posterior_file(idata, out, run, draws=draws)
-    if not args.quiet:
-        print(_sample_summary(idata, args.data))
+    print(_sample_summary(idata, args.data))
     print(f"wrote {args.out}")
     return 0
 
@@ -184,14 +184,15 @@ def _sample_summary(idata: Any, path: str) -> str:
 _DIAGNOSE_EXAMPLES = """\
 examples:
   mlrbayes diagnose posterior.nc --data data.csv --y y --em em.json --json diag.json
-  mlrbayes diagnose posterior.nc --data data.csv --y y --method ecr
+  mlrbayes diagnose posterior.nc --data data.csv --y y --relabel-method ecr
   mlrbayes diagnose posterior.nc --data data.csv --y price --x size age --n-init 20 --seed 1
 
 Relabels the draws (Stephens by default) towards the EM estimate and prints the verdict --
 none, label_switching (chains differ only by a relabelling) or multimodal (distinct modes
 remain after relabelling) -- with its evidence and R-hat / bulk and tail ESS before and after
-relabelling. Without --em, EM is fitted to the data here (--n-init starts) to provide the
-reference and the census of local optima. The predictors default to the posterior's features.
+relabelling. Without --em, EM is fitted to the data here (--n-init starts, --init, --tol,
+--max-iter, --seed) to provide the reference and the census of local optima. The predictors
+default to the posterior's features, sigma and K to the posterior's.
 --json writes the keys verdict, reasons, label_switching, multimodality, rhat_before,
 rhat_after (and ESS before/after).
 """
@@ -205,31 +206,30 @@ _DIAGNOSE_TEXT = (
     _DIAGNOSE_EXAMPLES,
 )
 
+#: The options of ``mlrbayes diagnose``.
+DIAGNOSE_OPTIONS = (
+    "posterior", "data_opt", "y", "x", "em", "relabel_method", "n_init", "init", "order",
+    "tol", "max_iter", "seed", "json",
+)  # fmt: skip
+
 
 def add_diagnose(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "diagnose", _cmd_diagnose, *_DIAGNOSE_TEXT)
-    p.add_argument("posterior", help="posterior NetCDF file (from `mlrbayes sample --out`)")
-    p.add_argument("--data", required=True, metavar="CSV", help="the data the posterior is of")
-    p.add_argument("--y", required=True, metavar="COL", help="response column")
-    p.add_argument(
-        "--x",
-        nargs="+",
-        default=None,
-        metavar="COL",
-        help="predictor columns (default: the posterior's features, else all but --y)",
-    )
-    p.add_argument("--em", default=None, metavar="EM.json", help="EM fit (`mlrbayes fit --json`)")
-    p.add_argument(
-        "--method",
-        default="stephens",
-        choices=["stephens", "ecr", "pivot"],
-        help="relabelling method (default stephens)",
-    )
-    p.add_argument(
-        "--n-init", default="10", metavar="N", help="EM starts when --em is not given (10)"
-    )
-    add_seed_arg(p, "0", "EM random seed")
-    p.add_argument("--json", default=None, metavar="OUT.json", help="write the diagnosis as JSON")
+    add_command(
+        sub, "diagnose", _cmd_diagnose, _DIAGNOSE_TEXT, DIAGNOSE_OPTIONS,
+        {
+            "posterior": {"flags": ("posterior",), "metavar": "POSTERIOR.nc",
+                          "help": "posterior NetCDF file (from `mlrbayes sample --out`)"},
+            "data_opt": {"flags": ("--data",), "dest": "data", "required": True,
+                         "metavar": "DATA.csv", "help": "the data the posterior is of"},
+            "x": {"help": "predictor columns, space-separated (default: the posterior's "
+                          "features, else every column except --y)"},
+            "em": {**_EM_JSON, "help": "EM fit (`mlrbayes fit --json`); default: fitted here"},
+            "relabel_method": {"flags": ("--relabel-method", "--method"), "default": "stephens",
+                               "choices": ("stephens", "ecr", "pivot"),
+                               "help": "relabelling method (default %(default)s)"},
+            "json": {"help": "write the diagnosis as JSON"},
+        },
+    )  # fmt: skip
 
 
 def _load_posterior_file(path: str) -> Any:
@@ -282,7 +282,7 @@ def _check_finite_draws(path: str, draws: dict[str, Any]) -> None:
             )
 
 
-def _diagnose_em(args, X, y, draws, n_init, seed, caught) -> Any:
+def _diagnose_em(args, X, y, draws, seed, caught, console: Console) -> Any:
     """The EM reference: ``--em`` if given, else fitted here."""
     import numpy as np
 
@@ -303,24 +303,22 @@ def _diagnose_em(args, X, y, draws, n_init, seed, caught) -> Any:
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
         em = fit_em(
-            X,
-            y,
-            draws["weights"].shape[-1],
-            sigma=sigma,
-            fit_intercept=draws["fit_intercept"],
-            n_init=n_init,
-            random_state=seed,
-            order=getattr(args, "order", "weight"),
-        )
+            X, y, draws["weights"].shape[-1], sigma=sigma, fit_intercept=draws["fit_intercept"],
+            random_state=seed, progressbar=console.progress, **em_options(args),
+        )  # fmt: skip
     caught.extend(got)
+    console.seed(seed, args.seed)
+    for line in start_lines(em):
+        console.detail(line)
     return em
 
 
 def _cmd_diagnose(args: argparse.Namespace, run: Run) -> int:
     from ..diagnostics import diagnose, posterior_arrays
 
-    n_init = int_option(args.n_init, "--n-init", 1)
-    seed = seed_option(args.seed)
+    console = Console.of(args)
+    options = em_options(args)  # checked before any work
+    seed = resolve_seed(args.seed)
     if args.json:
         check_output_file(args.json, "--json", "diagnosis.json")
     run.stage("read")
@@ -342,21 +340,18 @@ def _cmd_diagnose(args: argparse.Namespace, run: Run) -> int:
             )
     caught: list[warnings.WarningMessage] = []
     run.stage("em")
-    em = _diagnose_em(args, X, y, draws, n_init, seed, caught)
+    em = _diagnose_em(args, X, y, draws, seed, caught, console)
     run.stage("diagnosis")
     with warnings.catch_warnings(record=True) as more:
         warnings.simplefilter("always")
-        result = diagnose(idata, X, y, em=em, method=args.method)
+        result = diagnose(idata, X, y, em=em, method=args.relabel_method)
+    text = result.summary()
     run.stage("writing")
     print_warnings("diagnose", [*caught, *more])
-    if args.json:
-        out = result.to_dict()
-        out["posterior"] = str(args.posterior)
-        out["data"] = str(args.data)
-        out["em"] = str(args.em) if args.em else f"fitted here (n_init={n_init}, seed={seed})"
-        write_json_atomic(args.json, out)
-        run.keep(args.json)
-    print(result.summary())
-    if args.json:
-        print(f"wrote {args.json}")
-    return 0
+    payload = result.to_dict() if args.json else {}
+    payload["posterior"] = str(args.posterior)
+    payload["data"] = str(args.data)
+    payload["em"] = (
+        str(args.em) if args.em else f"fitted here (n_init={options['n_init']}, seed={seed})"
+    )
+    return write_and_print(args.json, payload, text, run)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,16 +10,18 @@ from typing import Any
 from .._io import check_output_dir, write_json_atomic
 from .common import (
     CLIError,
-    add_command,
-    add_data_args,
-    add_sampling_args,
+    Console,
+    em_options,
     int_option,
     optima_word,
+    probability_option,
     read_table,
-    seed_option,
+    resolve_seed,
     sigma_option,
+    start_lines,
 )
 from .interrupt import Interrupted, Run
+from .options import OPTIONS, add_command
 from .sample import check_netcdf_writer, save_posterior_file
 
 __all__ = ["DEMO_NOTES", "add_demo", "add_validate"]
@@ -29,10 +30,11 @@ __all__ = ["DEMO_NOTES", "add_demo", "add_validate"]
 # ----------------------------------------------------------------------------- validate
 _VALIDATE_EXAMPLES = """\
 examples:
-  mlrbayes validate data.csv --y y -k 2 --sigma shared --seed 1 --out reports/mine
+  mlrbayes validate data.csv --y y -k 2 --seed 1 --out reports/mine
   mlrbayes validate data.csv --y price --x size age -k 3 --sigma component --draws 2000 \\
       --chains 4 --out reports/price
   mlrbayes validate data.csv --y y -k 2 --sigma 0.5 --out out   # known noise sd 0.5
+  mlrbayes validate data.csv --y y -k 2 --tune 2000 --target-accept 0.95 --out out
 
 Fits by EM, samples the posterior of the same model (half the chains start at the EM optima,
 the others at dispersed points), relabels the draws to the EM labels and compares. Writes
@@ -40,24 +42,24 @@ the others at dispersed points), relabels the draws to the EM labels and compare
   DIR/posterior.nc  the posterior draws as sampled (as soon as sampling is done)
   DIR/report.html   self-contained report, verdict first (figures embedded)
   DIR/report.md     the same in Markdown (figures in DIR/report_files/)
-  DIR/report.json   the numbers: verdict, parameters, label_switching, multimodality, em, sampler
+  DIR/report.json   the numbers: verdict, parameters, label_switching, multimodality, em,
+                    sampler, settings (with the seed)
 Each file is written to a temporary name and renamed when complete, so a failed or interrupted
 run leaves no half-written file (what finished is kept). Ctrl-C or SIGTERM stops the run with
 exit code 130 / 143 and one line saying what was kept; draws of an interrupted sampler are
 dropped unless --keep-partial is given, which writes them to DIR/posterior.nc marked partial
-and a report of them that says so (its verdict is never agree; the exit code stays 130/143).
-The verdict is agree, disagree or inconclusive; the exit code is 0 whenever the report of a
-complete run was written.
+(no report is written then). The verdict is agree, disagree or inconclusive; the exit code is 0
+whenever the report was written.
 """
 
+#: The options of ``mlrbayes validate`` after the data and model (demo takes these too).
+RUN_OPTIONS = (
+    "n_init", "init", "order", "tol", "max_iter", "draws", "tune", "chains", "sampler",
+    "target_accept", "order_by", "hdi_prob", "relabel_method", "seed", "keep_partial",
+)  # fmt: skip
 
-def _add_validate_options(p: argparse.ArgumentParser, *, draws: int, tune: int) -> None:
-    p.add_argument("--n-init", default="10", metavar="N", help="EM starts (default 10)")
-    p.add_argument("--quiet", action="store_true", help="print only the verdict and the paths")
-    add_sampling_args(
-        p, draws=draws, tune=tune, seed="0", partial_note="; the report of them says so"
-    )
-
+_PARTIAL = {"keep_partial": {"help": OPTIONS["keep_partial"][1]["help"] + "; only "
+                             "DIR/posterior.nc is written then, no report"}}  # fmt: skip
 
 #: ``--help`` of ``mlrbayes validate``: one-line summary, description, examples.
 _VALIDATE_TEXT = (
@@ -70,15 +72,40 @@ _VALIDATE_TEXT = (
 
 
 def add_validate(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "validate", _cmd_validate, *_VALIDATE_TEXT)
-    add_data_args(p, sigma_required=True)
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    _add_validate_options(p, draws=1000, tune=1000)
+    add_command(
+        sub, "validate", _cmd_validate, _VALIDATE_TEXT,
+        ("data", "y", "x", "k", "sigma", "no_intercept", "out", *RUN_OPTIONS),
+        {**_PARTIAL, "out": {"flags": ("--out",), "required": True, "metavar": "DIR",
+                             "help": "output directory"}},
+    )  # fmt: skip
 
 
-def _say(args: argparse.Namespace, text: str) -> None:
-    if not args.quiet:
-        print(text, file=sys.stderr, flush=True)
+def _settings(args: argparse.Namespace, k: int) -> dict[str, Any]:
+    """Every option of a validation run, checked (before any work)."""
+    chains = int_option(args.chains, "--chains", 1)
+    if args.sampler == "nutpie" and chains > 1:  # fail now, not after EM
+        raise CLIError(
+            f"--sampler nutpie takes one starting point, but validate starts the {chains} "
+            "chains at the EM optima and at dispersed points; use --sampler pymc or auto."
+        )
+    sample_kwargs: dict[str, Any] = {
+        "target_accept": probability_option(args.target_accept, "--target-accept"),
+    }
+    if args.order_by != "none":
+        sample_kwargs["order_by"] = args.order_by
+    em = em_options(args)
+    return {
+        "n_init": em.pop("n_init"),
+        "order": em.pop("order"),
+        "em_kwargs": {**em, "fit_intercept": not getattr(args, "no_intercept", False)},
+        "hdi_prob": probability_option(args.hdi_prob, "--hdi-prob"),
+        "method": args.relabel_method,
+        "draws": int_option(args.draws, "--draws", 1),
+        "tune": int_option(args.tune, "--tune", 0),
+        "chains": chains,
+        "sampler": args.sampler,
+        "sample_kwargs": sample_kwargs,
+    }
 
 
 def _run_validation(
@@ -97,21 +124,17 @@ def _run_validation(
     """
     from .._validation import check_sigma
 
+    console = Console.of(args)
     out = check_output_dir(args.out, "--out")
-    draws = int_option(args.draws, "--draws", 1)
-    tune = int_option(args.tune, "--tune", 0)
-    chains = int_option(args.chains, "--chains", 1)
-    n_init = int_option(args.n_init, "--n-init", 1)
-    seed = seed_option(args.seed)
+    opts = _settings(args, k)
+    seed = resolve_seed(args.seed)
     sigma = check_sigma(sigma, k)
-    if args.sampler == "nutpie" and chains > 1:  # fail now, not after EM
-        raise CLIError(
-            f"--sampler nutpie takes one starting point, but validate starts the {chains} "
-            "chains at the EM optima and at dispersed points; use --sampler pymc or auto."
-        )
     check_netcdf_writer()
     run.stage("read")
-    X, y = data if data is not None else read_table(args.data, args.y, args.x)
+    no_intercept = getattr(args, "no_intercept", False)
+    X, y = data if data is not None else read_table(args.data, args.y, args.x,
+                                                    allow_constant=no_intercept)  # fmt: skip
+    console.seed(seed, args.seed)
 
     from ..compare import validate
     from ..report import write_report
@@ -121,53 +144,43 @@ def _run_validation(
         run.checkpoint()
         payload = em_to_dict(em)
         payload["data"] = title
+        payload["seed"] = seed
         write_json_atomic(out / "em.json", payload)
         run.keep(out / "em.json")
-        _say(
-            args,
+        for line in start_lines(em):
+            console.detail(line)
+        console.info(
             f"EM: log-likelihood {em.loglik:.4f}, {len(em.optima)} distinct "
-            f"{optima_word(len(em.optima))} from "
-            f"{len(em.starts)} starts; wrote {out / 'em.json'}",
+            f"{optima_word(len(em.optima))} from {len(em.starts)} starts; wrote {out / 'em.json'}"
         )
-        _say(args, f"sampling {chains} chains x {draws} draws (tune {tune}) ...")
+        console.info(f"sampling {opts['chains']} chains x {opts['draws']} draws (tune "
+                     f"{opts['tune']}) ...")  # fmt: skip
         run.stage("sampling")
 
     def on_posterior(idata: Any) -> None:
         if run.interrupted:
             if args.keep_partial:
-                save_posterior_file(idata, out / "posterior.nc", run, draws=draws)
-                if idata["posterior"].attrs.get("partial"):
-                    run.aborting = False  # a second signal still stops the run
-                    return  # compared and reported as partial; exit 130/143 afterwards
+                save_posterior_file(idata, out / "posterior.nc", run, draws=opts["draws"])
             raise Interrupted
-        save_posterior_file(idata, out / "posterior.nc", run, draws=draws)
-        _say(args, f"wrote {out / 'posterior.nc'}")
+        save_posterior_file(idata, out / "posterior.nc", run, draws=opts["draws"])
+        console.info(f"wrote {out / 'posterior.nc'}; comparing ...")
         run.stage("comparison")
 
-    _say(args, f"EM with {n_init} starts ...")
+    console.info(f"EM with {opts['n_init']} starts ...")
     run.stage("em")
-    sampling = {"draws": draws, "tune": tune, "chains": chains, "sampler": args.sampler}
-    callbacks = {"on_em": on_em, "on_posterior": on_posterior}
     cmp = validate(
-        X, y, k, sigma=sigma, n_init=n_init, random_state=seed, progressbar=False,
-        order=getattr(args, "order", "weight"), **sampling, **callbacks,
+        X, y, k, sigma=sigma, random_state=seed, progressbar=console.progress,
+        on_em=on_em, on_posterior=on_posterior, **opts,
     )  # fmt: skip
-    partial = run.interrupted  # only with --keep-partial do we get here interrupted
-    if partial:
-        run.stage_name = "report"
-    else:
-        run.stage("report")
+    run.stage("report")
     paths = write_report(cmp, out, title=title, notes=notes)
     for key in ("html", "md", "json"):
-        run.keep(paths[key], "of partial draws" if partial else "")
+        run.keep(paths[key])
     print(f"verdict: {cmp.verdict}")
     for reason in cmp.reasons:
         print(f"  - {reason}")
     print(f"report: {paths['html']}")
-    if not args.quiet:
-        print(f"also: {paths['md']}, {paths['json']}, {out / 'em.json'}, {out / 'posterior.nc'}")
-    if partial:
-        raise Interrupted
+    print(f"also: {paths['md']}, {paths['json']}, {out / 'em.json'}, {out / 'posterior.nc'}")
     return 0
 
 
@@ -184,6 +197,7 @@ _DEMO_EXAMPLES = """\
 examples:
   mlrbayes demo                       # writes reports/demo/report.html and friends
   mlrbayes demo --out /tmp/tone --seed 2
+  mlrbayes demo --quiet               # only the verdict and the paths
 
 The tone perception data (Cohen 1980; 150 trials, tuned ~ stretchratio) with K = 2 and one
 shared noise sd estimated by both EM and the posterior: the same model on both sides, and a
@@ -214,11 +228,16 @@ _DEMO_TEXT = (
 
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "demo", _cmd_demo, *_DEMO_TEXT)
-    p.add_argument(
-        "--out", default="reports/demo", metavar="DIR", help="output directory (reports/demo)"
-    )
-    _add_validate_options(p, draws=500, tune=500)
+    add_command(
+        sub, "demo", _cmd_demo, _DEMO_TEXT, ("out", *RUN_OPTIONS),
+        {
+            **_PARTIAL,
+            "out": {"flags": ("--out",), "default": "reports/demo", "metavar": "DIR",
+                    "help": "output directory (default %(default)s)"},
+            "draws": {"default": "500"},
+            "tune": {"default": "500"},
+        },
+    )  # fmt: skip
 
 
 def _cmd_demo(args: argparse.Namespace, run: Run) -> int:

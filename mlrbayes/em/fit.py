@@ -21,6 +21,7 @@ from .._validation import (
     check_random_state,
     check_sigma,
 )
+from ..progress import StartsProgress, resolve_progressbar
 from ..spec import Dataset, ModelSpec, as_dataset, sigma_setting
 from ..uncertainty import free_param_names, nan_standard_errors, standard_errors
 from .census import census
@@ -60,6 +61,7 @@ def fit_em(
     chunk_size: int = ROW_BLOCK,
     compute_se: bool = True,
     order: str = "weight",
+    progressbar: bool | None = None,
 ) -> EMResult:
     """Fit a mixture of linear regressions by EM from several starts.
 
@@ -132,6 +134,10 @@ def fit_em(
         rows permuted, or the same starts in another order, give the same order. Distinct
         known sds per component label the components themselves: then the order is theirs
         (``"none"``).
+    progressbar : bool, optional
+        A one-line bar over the starts on stderr, shown once they have taken more than two
+        seconds. Default: when someone is watching (stderr is a terminal, or a notebook; see
+        :mod:`mlrbayes.progress`).
 
     Returns
     -------
@@ -212,7 +218,10 @@ def fit_em(
     engine = InMemoryEngine(Z, ys, spec.n_components, chunk_size)
     known = spec.sigma_known
     s_known = None if known is None else known / scaling.y_scale
-    states, n_screened = run_starts(engine, Z, ys, strategy, given, cfg, s_known, scaling, rngs)
+    with StartsProgress(n_init, enabled=resolve_progressbar(progressbar)) as bar:
+        states, n_screened = run_starts(
+            engine, Z, ys, strategy, given, cfg, s_known, scaling, rngs, on_start=bar.update
+        )
     if spec.sigma_setting == "known" and np.ptp(np.atleast_1d(spec.sigma)) > 0:
         order = "none"  # distinct known sds label the components: they keep their order
     states = [order_state(st, scaling, order) for st in states]

@@ -9,6 +9,8 @@ batches passes can batch them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +79,7 @@ def run_starts(
     s_known,
     scaling: Scaling,
     rngs: list[np.random.Generator],
+    on_start: Callable[[int], Any] | None = None,
 ) -> tuple[list[StartState], int]:
     """Run every start of the plan to convergence.
 
@@ -94,6 +97,8 @@ def run_starts(
     scaling : Scaling
     rngs : list of Generator
         One per start, plus one more for the screening and the K-1 parent.
+    on_start : callable, optional
+        Called with the number of starts run so far after each one (a progress bar).
 
     Returns
     -------
@@ -125,6 +130,8 @@ def run_starts(
             *start, kind = start_parameters(i, kind, given, Z, ys, k, rngs[i], cfg.mode,
                                             s_known, scaling)  # fmt: skip
         states.append(run_checked(engine, *start, cfg, kind, rngs[i]))
+        if on_start is not None:
+            on_start(i + 1)
     return states, n_screened
 
 

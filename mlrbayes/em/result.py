@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import summary as summaries
 from .._validation import check_X
 from ..params import model_param_names
 from ..spec import Dataset, as_dataset
@@ -356,3 +357,19 @@ class EMResult:
         """Mean log-likelihood per observation of ``(X, y)`` (or of a ``Dataset``)."""
         data = self._check_new_data(X, y)
         return _predict.mean_loglik(self, data.X, data.y)
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        return summaries.em_repr(self)
+
+    def summary(self) -> summaries.Summary:
+        """Estimates, SEs, z, p, log-likelihood, AIC/BIC/ICL, convergence and the census
+        (:func:`mlrbayes.summary.em_summary`); prints as text, shows as HTML in Jupyter."""
+        return summaries.em_summary(self)
+
+    def to_frame(self):
+        """One row per parameter: estimate, se, z, p (:func:`mlrbayes.summary.em_frame`)."""
+        return summaries.em_frame(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
