@@ -48,8 +48,9 @@ Each file is written to a temporary name and renamed when complete, so a failed 
 run leaves no half-written file (what finished is kept). Ctrl-C or SIGTERM stops the run with
 exit code 130 / 143 and one line saying what was kept; draws of an interrupted sampler are
 dropped unless --keep-partial is given, which writes them to DIR/posterior.nc marked partial
-(no report is written then). The verdict is agree, disagree or inconclusive; the exit code is 0
-whenever the report was written.
+and a report of them that says so (its verdict is never agree; the exit code stays 130/143).
+The verdict is agree, disagree or inconclusive; the exit code is 0 whenever the report of a
+complete run was written.
 """
 
 #: The options of ``mlrbayes validate`` after the data and model (demo takes these too).
@@ -58,8 +59,8 @@ RUN_OPTIONS = (
     "target_accept", "order_by", "hdi_prob", "relabel_method", "seed", "keep_partial",
 )  # fmt: skip
 
-_PARTIAL = {"keep_partial": {"help": OPTIONS["keep_partial"][1]["help"] + "; only "
-                             "DIR/posterior.nc is written then, no report"}}  # fmt: skip
+_PARTIAL = {"keep_partial": {"help": OPTIONS["keep_partial"][1]["help"] + "; the report "
+                             "of them says so"}}  # fmt: skip
 
 #: ``--help`` of ``mlrbayes validate``: one-line summary, description, examples.
 _VALIDATE_TEXT = (
@@ -161,6 +162,9 @@ def _run_validation(
         if run.interrupted:
             if args.keep_partial:
                 save_posterior_file(idata, out / "posterior.nc", run, draws=opts["draws"])
+                if idata["posterior"].attrs.get("partial"):
+                    run.aborting = False  # a second signal still stops the run
+                    return  # compared and reported as partial; exit 130/143 afterwards
             raise Interrupted
         save_posterior_file(idata, out / "posterior.nc", run, draws=opts["draws"])
         console.info(f"wrote {out / 'posterior.nc'}; comparing ...")
@@ -172,15 +176,21 @@ def _run_validation(
         X, y, k, sigma=sigma, random_state=seed, progressbar=console.progress,
         on_em=on_em, on_posterior=on_posterior, **opts,
     )  # fmt: skip
-    run.stage("report")
+    partial = run.interrupted  # only with --keep-partial do we get here interrupted
+    if partial:
+        run.stage_name = "report"
+    else:
+        run.stage("report")
     paths = write_report(cmp, out, title=title, notes=notes)
     for key in ("html", "md", "json"):
-        run.keep(paths[key])
+        run.keep(paths[key], "of partial draws" if partial else "")
     print(f"verdict: {cmp.verdict}")
     for reason in cmp.reasons:
         print(f"  - {reason}")
     print(f"report: {paths['html']}")
     print(f"also: {paths['md']}, {paths['json']}, {out / 'em.json'}, {out / 'posterior.nc'}")
+    if partial:
+        raise Interrupted
     return 0
 
 
