@@ -67,13 +67,7 @@ from ._json import plain
 from ._validation import check_positive_float
 from .diagnostics import Diagnosis, diagnose
 from .em import EMResult
-from .findings import (
-    ENTROPY_MAX,
-    MINOR_MODE_MASS,
-    WALD_SD_RATIO,
-    Finding,
-    mean_entropy,
-)
+from .findings import MINOR_MODE_MASS, Finding, wald_findings
 from .posterior.convergence import rhat_ess_table
 from .posterior.draws import PosteriorDraws, data_from_datatree
 from .serialize import em_to_dict
@@ -372,7 +366,7 @@ def compare(
     main, rhat, note = _main_draws(diagnosis)
     table = parameter_table(em_result, main, rhat, hdi_prob, thresholds)
     per_mode = mode_comparisons(em_result, diagnosis, hdi_prob, thresholds)
-    findings = [*diagnosis.findings, *_wald_findings(em_result, table)]
+    findings = [*diagnosis.findings, *wald_findings(em_result.responsibilities, table)]
     sampler = _sampler(draws, diagnosis, table, settings or {})
     sampler["chains_in_table"] = main.n_chains
     evidence = _Evidence(em_result, table, sampler, diagnosis, thresholds, findings)
@@ -430,42 +424,6 @@ def _main_draws(diagnosis: Diagnosis) -> tuple[PosteriorDraws, pd.DataFrame, str
         "); the other modes are compared separately, each with its nearest EM optimum"
     )
     return sub, rhat_ess_table(sub.flat(), sub.names()), note
-
-
-def _wald_findings(em: EMResult, table: pd.DataFrame) -> list[Finding]:
-    """``wald_too_narrow``: posterior sd well above the EM SE, or uncertain membership."""
-    ratio = table["se_ratio"].to_numpy(dtype=float)
-    low = np.isfinite(ratio) & (ratio < 1.0 / WALD_SD_RATIO)
-    ent = mean_entropy(em.responsibilities) if em.responsibilities is not None else 0.0
-    if not low.any() and not ent > ENTROPY_MAX:
-        return []
-    parts = []
-    if low.any():
-        worst = int(np.argmin(np.where(low, ratio, np.inf)))
-        parts.append(
-            f"the posterior sd exceeds the EM standard error by more than {WALD_SD_RATIO:g}x "
-            f"for {int(low.sum())} parameter(s) (worst {table['name'].iloc[worst]}: SE ratio "
-            f"{ratio[worst]:.2f})"
-        )
-    if ent > ENTROPY_MAX:
-        parts.append(
-            f"membership is uncertain (mean normalised entropy of the responsibilities "
-            f"{ent:.2f} > {ENTROPY_MAX:g})"
-        )
-    return [
-        Finding(
-            "wald_too_narrow",
-            " and ".join(parts) + ": the Wald intervals (EM estimate +- z SE) are likely too "
-            "narrow; use the posterior intervals (HDI) instead",
-            {
-                "se_ratio_min": float(np.nanmin(ratio)) if np.isfinite(ratio).any() else None,
-                "se_ratio_threshold": 1.0 / WALD_SD_RATIO,
-                "n_low": int(low.sum()),
-                "mean_entropy": ent,
-                "entropy_threshold": ENTROPY_MAX,
-            },
-        )
-    ]
 
 
 def _thresholds(hdi_prob, rhat_max, ess_min_per_chain, z_max, se_ratio_max) -> dict[str, float]:

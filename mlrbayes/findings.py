@@ -66,6 +66,7 @@ __all__ = [
     "line_distance",
     "mean_entropy",
     "posterior_findings",
+    "wald_findings",
 ]
 
 #: A mode with less relative posterior mass than this is a minor local mode.
@@ -386,3 +387,43 @@ def _missed_findings(mm: Any, em: Any) -> list[Finding]:
                 )
             )
     return out
+
+
+def wald_findings(responsibilities: np.ndarray | None, table: Any) -> list[Finding]:
+    """``wald_too_narrow``: posterior sd well above the EM SE, or uncertain membership.
+
+    ``responsibilities`` (n, K) of the EM fit; ``table`` the comparison table (columns
+    ``name`` and ``se_ratio``).
+    """
+    ratio = table["se_ratio"].to_numpy(dtype=float)
+    low = np.isfinite(ratio) & (ratio < 1.0 / WALD_SD_RATIO)
+    ent = mean_entropy(responsibilities) if responsibilities is not None else 0.0
+    if not low.any() and not ent > ENTROPY_MAX:
+        return []
+    parts = []
+    if low.any():
+        worst = int(np.argmin(np.where(low, ratio, np.inf)))
+        parts.append(
+            f"the posterior sd exceeds the EM standard error by more than {WALD_SD_RATIO:g}x "
+            f"for {int(low.sum())} parameter(s) (worst {table['name'].iloc[worst]}: SE ratio "
+            f"{ratio[worst]:.2f})"
+        )
+    if ent > ENTROPY_MAX:
+        parts.append(
+            f"membership is uncertain (mean normalised entropy of the responsibilities "
+            f"{ent:.2f} > {ENTROPY_MAX:g})"
+        )
+    return [
+        Finding(
+            "wald_too_narrow",
+            " and ".join(parts) + ": the Wald intervals (EM estimate +- z SE) are likely too "
+            "narrow; use the posterior intervals (HDI) instead",
+            {
+                "se_ratio_min": float(np.nanmin(ratio)) if np.isfinite(ratio).any() else None,
+                "se_ratio_threshold": 1.0 / WALD_SD_RATIO,
+                "n_low": int(low.sum()),
+                "mean_entropy": ent,
+                "entropy_threshold": ENTROPY_MAX,
+            },
+        )
+    ]
