@@ -56,7 +56,6 @@ counts and convergence figures.
 from __future__ import annotations
 
 import numbers
-import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -83,6 +82,7 @@ from .posterior import (
     save_posterior,
 )
 from .priors import default_priors, resolve_priors
+from .progress import interactive
 from .spec import Dataset, ModelSpec, as_dataset
 
 configure_pytensor_cache()
@@ -308,13 +308,6 @@ def _seed(random_state) -> int | None:
     return int(rng.integers(2**31 - 1))
 
 
-def _default_progressbar() -> bool:
-    try:
-        return bool(sys.stderr.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
 def sample_posterior(
     X,
     y,
@@ -451,7 +444,7 @@ def _sample_kwargs(
     if not target_accept < 1:
         raise ValueError(f"target_accept must be in (0, 1); got {target_accept!r}.")
     if progressbar is None:
-        progressbar = _default_progressbar()
+        progressbar = interactive()  # a terminal or a notebook
     kwargs: dict[str, Any] = {
         "draws": check_positive_int(draws, "draws"),
         "tune": check_positive_int(tune, "tune", minimum=0),
