@@ -362,7 +362,7 @@ def sample_posterior(
     random_state : int, Generator or None
         Seeds the sampler; the same int gives the same draws.
     progressbar : bool, optional
-        Default: shown only when stderr is a terminal.
+        Default: shown when someone watches (stderr a terminal, or a notebook).
     log_likelihood : bool, optional
         Store the pointwise log-likelihood group (for LOO). Default: when it takes at most
         200 MB (chains * draws * n_samples * 8 bytes).
