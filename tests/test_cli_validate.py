@@ -192,6 +192,35 @@ def test_validate_with_fake_sampler_writes_everything(data_csv, tmp_path, capsys
     assert "EM with 10 starts" in err and "wrote" in err
 
 
+def test_em_json_follows_a_repaired_em(data_csv, tmp_path, capsys, monkeypatch):
+    """When validate's EM repair fires (MCMC found a better optimum), em.json on disk is the
+    repaired fit, not the one written before sampling."""
+    import dataclasses
+
+    from mlrbayes import workflow
+
+    _fake_sampler(monkeypatch)
+    real = workflow.validate
+
+    def repaired(*args, **kwargs):
+        cmp = real(*args, **kwargs)
+        em2 = dataclasses.replace(cmp.em, loglik=cmp.em.loglik + 5.0)
+        settings = {**cmp.settings, "em_repaired": "MCMC found a better optimum (test)"}
+        return dataclasses.replace(cmp, em=em2, settings=settings)
+
+    monkeypatch.setattr(workflow, "validate", repaired)
+    out_dir = tmp_path / "out"
+    rc, _out, err = _run(
+        capsys, "validate", str(data_csv), "--y", "y", "--x", "x", "-k", "2",
+        "--out", str(out_dir), "--seed", "4",
+    )  # fmt: skip
+    assert rc == 0, err
+    first = float(err.split("EM: log-likelihood ")[1].split(",")[0])
+    d = json.loads((out_dir / "em.json").read_text())
+    assert d["loglik"] == pytest.approx(first + 5.0, abs=1e-3)
+    assert f"rewrote {out_dir / 'em.json'}: MCMC found a better optimum (test)" in err
+
+
 # ----------------------------------------------------------------------------- sampling
 @pytest.mark.slow
 def test_validate_end_to_end(data_csv, tmp_path, capsys):

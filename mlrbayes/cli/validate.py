@@ -141,13 +141,16 @@ def _run_validation(
     from ..report import write_report
     from ..serialize import em_to_dict
 
-    def on_em(em: Any) -> None:
-        run.checkpoint()
+    def write_em(em: Any) -> None:
         payload = em_to_dict(em)
         payload["data"] = title
         payload["seed"] = seed
         write_json_atomic(out / "em.json", payload)
         run.keep(out / "em.json")
+
+    def on_em(em: Any) -> None:
+        run.checkpoint()
+        write_em(em)
         for line in start_lines(em):
             console.detail(line)
         console.info(
@@ -176,6 +179,9 @@ def _run_validation(
         X, y, k, sigma=sigma, random_state=seed, progressbar=console.progress,
         on_em=on_em, on_posterior=on_posterior, **opts,
     )  # fmt: skip
+    if cmp.settings.get("em_repaired"):  # MCMC found a better optimum: em.json follows
+        write_em(cmp.em)
+        console.info(f"rewrote {out / 'em.json'}: {cmp.settings['em_repaired']}")
     partial = run.interrupted  # only with --keep-partial do we get here interrupted
     if partial:
         run.stage_name = "report"
