@@ -15,3 +15,16 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261122)
+
+
+@pytest.fixture(scope="module")
+def four_clouds():
+    """Four clouds at x = +-1, y = +-1 (two flat lines simulated): two EM optima of equal
+    log-likelihood, the parallel and the crossing pair of lines; ``(X, y, em)``."""
+    from mlrbayes.em import fit_em
+    from mlrbayes.simulate import simulate
+
+    X = np.resize([-1.0, 1.0], 120)[:, None]
+    X, y, _ = simulate(120, [0.5, 0.5], [1.0, -1.0], [[0.0], [0.0]], 0.25, X=X, random_state=2)
+    em = fit_em(X, y, 2, sigma="shared", n_init=10, random_state=0)
+    return X, y, em

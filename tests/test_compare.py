@@ -144,14 +144,6 @@ def test_low_ess_makes_it_inconclusive(separated, rng):
     assert cmp.sampler["ess_bulk_min_after"] < 100 * CHAINS
 
 
-@pytest.fixture(scope="module")
-def four_clouds():
-    X = np.resize([-1.0, 1.0], 120)[:, None]
-    X, y, _ = simulate(120, [0.5, 0.5], [1.0, -1.0], [[0.0], [0.0]], 0.25, X=X, random_state=2)
-    em = fit_em(X, y, 2, sigma="shared", n_init=10, random_state=0)
-    return X, y, em
-
-
 def test_two_modes_make_it_inconclusive_and_are_listed(four_clouds, rng):
     X, y, em = four_clouds
     good = [o for o in em.optima if not o.degenerate][:2]

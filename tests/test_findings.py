@@ -19,14 +19,6 @@ from mlrbayes.simulate import simulate
 
 
 @pytest.fixture(scope="module")
-def four_clouds():
-    X = np.resize([-1.0, 1.0], 120)[:, None]
-    X, y, _ = simulate(120, [0.5, 0.5], [1.0, -1.0], [[0.0], [0.0]], 0.25, X=X, random_state=2)
-    em = fit_em(X, y, 2, sigma="shared", n_init=10, random_state=0)
-    return X, y, em
-
-
-@pytest.fixture(scope="module")
 def separated():
     X, y, _ = simulate(200, [0.4, 0.6], [0.0, 4.0], [[1.5], [-1.5]], 0.4, random_state=1)
     em = fit_em(pd.DataFrame(X, columns=["x"]), y, 2, sigma="shared", n_init=4, random_state=0)

@@ -265,14 +265,19 @@ def test_sample_interrupted_during_tuning(data_csv, tmp_path, sig, group):
     _check_no_orphans(proc)
 
 
+def _interrupt_drawing(data_csv, tmp_path, sig, *extra, group=False):
+    """Run ``sample`` with endless draws, send ``sig`` once the workers run; (proc, out, line)."""
+    out = tmp_path / "post.nc"
+    proc = Proc(_sample_argv(data_csv, out, 0, 1000000, *extra), tmp_path)
+    _when_workers_run(proc)
+    proc.signal(sig, group=group)
+    assert proc.finish() == EXIT[sig], proc.err
+    return proc, out, _interrupt_line(proc, sig, "sample")
+
+
 @pytest.mark.slow
 def test_sample_interrupted_while_drawing_writes_nothing(data_csv, tmp_path):
-    out = tmp_path / "post.nc"
-    proc = Proc(_sample_argv(data_csv, out, 0, 1000000), tmp_path)
-    _when_workers_run(proc)
-    proc.signal(signal.SIGINT, group=True)
-    assert proc.finish() == 130, proc.err
-    _interrupt_line(proc, signal.SIGINT, "sample")
+    proc, out, _ = _interrupt_drawing(data_csv, tmp_path, signal.SIGINT, group=True)
     assert not out.exists()
     _no_hidden(tmp_path)
     _check_no_orphans(proc)
@@ -280,12 +285,7 @@ def test_sample_interrupted_while_drawing_writes_nothing(data_csv, tmp_path):
 
 @pytest.mark.slow
 def test_sample_keep_partial_writes_marked_partial_posterior(data_csv, tmp_path):
-    out = tmp_path / "post.nc"
-    proc = Proc(_sample_argv(data_csv, out, 0, 1000000, "--keep-partial"), tmp_path)
-    _when_workers_run(proc)
-    proc.signal(signal.SIGTERM)
-    assert proc.finish() == 143, proc.err
-    line = _interrupt_line(proc, signal.SIGTERM, "sample")
+    proc, out, line = _interrupt_drawing(data_csv, tmp_path, signal.SIGTERM, "--keep-partial")
     assert f"kept {out} (partial: " in line and "of 1000000 draws per chain" in line
     from mlrbayes.bayes import load_posterior
 
