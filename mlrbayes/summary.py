@@ -11,8 +11,8 @@ two-sided normal p-value ``2 * (1 - Phi(|z|))``. z and p are given for the regre
 coefficients (intercepts and slopes) only: a weight or a sd tested against 0 sits on the
 boundary of its parameter space, where the normal reference does not hold.
 
-Every field that a newer result may carry (census completeness, diagnosis findings) is read
-with :func:`getattr` and a default, so the summaries work on results saved by older versions.
+Fields a result may lack (standard errors of a result read from an older file, findings of a
+duck-typed diagnosis) are read with :func:`getattr` and a default.
 """
 
 from __future__ import annotations
@@ -205,20 +205,14 @@ def em_frame(em: Any) -> pd.DataFrame:
 def census_line(em: Any) -> str:
     """The census in two lines: optima, starts reaching the best, how complete it looks.
 
-    The chance that a further start finds a new optimum is estimated by Good–Turing: the
-    number of optima reached by exactly one start divided by the number of starts.
+    The completeness figures are the result's own (``n_best_starts``, ``n_singleton_optima``
+    and the Good–Turing ``p_new_optimum``: optima reached once / starts).
     """
-    optima = list(getattr(em, "optima", ()) or ())
-    n_starts = len(getattr(em, "starts", ()) or ()) or sum(o.count for o in optima)
+    optima = list(em.optima)
+    n_starts = len(em.starts)
     if not optima:
         return "census: not available"
-    best = getattr(em, "n_best_starts", None) or optima[0].count
-    singletons = getattr(em, "n_singleton_optima", None)
-    if singletons is None:
-        singletons = sum(1 for o in optima if o.count == 1)
-    good_turing = getattr(em, "p_new_optimum", None)
-    if good_turing is None:
-        good_turing = singletons / n_starts if n_starts else float("nan")
+    best, singletons, good_turing = em.n_best_starts, em.n_singleton_optima, em.p_new_optimum
     degenerate = sum(1 for o in optima if o.degenerate)
     deg = f" ({degenerate} degenerate)" if degenerate else ""
     return (
