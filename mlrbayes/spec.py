@@ -147,7 +147,7 @@ def as_dataset(
     if isinstance(X, Dataset):
         if y is not None or any(e is not None for e in extras):
             raise TypeError(
-                "pass y, concomitant, fixed, groups or sample_weight only with array-like X; "
+                "pass y only with array-like X (and concomitant, fixed, groups, sample_weight); "
                 "a Dataset already holds them."
             )
         return X
