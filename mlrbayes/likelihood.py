@@ -30,12 +30,17 @@ __all__ = [
     "LOG_2PI",
     "component_logpdf",
     "component_means",
+    "extended_loglik",
     "joint_logpdf",
+    "log_joint",
+    "log_prior_membership",
     "log_responsibilities",
     "logsumexp_lastaxis",
     "mixture_loglik",
     "pointwise_loglik",
     "responsibilities",
+    "unit_logpdf",
+    "unit_weights",
 ]
 
 
@@ -130,3 +135,123 @@ def responsibilities(X, y, weights, intercept, coef, sigma) -> np.ndarray:
     """Membership probabilities ``gamma_ik``, shape (..., n_samples, K); rows sum to 1."""
     log_resp, _ = log_responsibilities(X, y, weights, intercept, coef, sigma)
     return np.exp(log_resp, out=log_resp)
+
+
+# ---------------------------------------------------------------------------- extended model
+# Gating (concomitant) covariates, coefficients fixed across components, groups sharing one
+# component and observation weights (see :class:`mlrbayes.spec.Dataset`). With none of them
+# present these functions give exactly the plain model's values above.
+
+
+def log_prior_membership(data, weights=None, gating=None) -> np.ndarray:
+    """``log P(z = k | w)`` per unit, shape (..., n_units, K).
+
+    Units are the groups when ``data.groups`` is set (one row per group, the group's first
+    observation's gating covariates), else the observations. ``gating`` (..., K, q) gives
+    ``softmax_k(w^T gamma_k)``; without it the ``weights`` (..., K) are repeated per unit.
+    """
+    W = data.concomitant
+    if W is not None and gating is None:
+        raise ValueError("data has concomitant covariates: pass gating of shape (K, q).")
+    if W is None:
+        w = np.asarray(weights, dtype=float)
+        n_units = data.n_samples if data.groups is None else data.n_groups
+        with np.errstate(divide="ignore"):
+            lw = np.log(w)[..., None, :]
+        return np.broadcast_to(lw, (*lw.shape[:-2], n_units, lw.shape[-1])).copy()
+    if data.groups is not None:
+        first = np.zeros(data.n_groups, dtype=np.intp)
+        first[data.groups[::-1]] = np.arange(data.n_samples)[::-1]
+        W = W[first]
+    eta = W @ np.swapaxes(np.asarray(gating, dtype=float), -1, -2)  # (..., n_units, K)
+    return eta - logsumexp_lastaxis(eta)[..., None]
+
+
+def unit_logpdf(data, intercept, coef, sigma, fixed=None) -> np.ndarray:
+    """Log-density of each unit under each component, shape (..., n_units, K).
+
+    ``sum_{i in unit} log N(y_i | intercept_k + coef_k^T x_i + fixed^T u_i, sigma_k^2)``; a
+    unit is a group or an observation. Observation weights do not enter here (see
+    :func:`unit_weights`).
+    """
+    y = data.y
+    if data.fixed is not None:
+        if fixed is None:
+            raise ValueError("data has fixed predictors: pass fixed of shape (r,).")
+        offset = np.asarray(fixed, dtype=float) @ data.fixed.T  # (..., n)
+        y = y - offset
+        lp = _shifted_logpdf(data.X, y, intercept, coef, sigma)
+    else:
+        lp = component_logpdf(data.X, y, intercept, coef, sigma)
+    if data.groups is None:
+        return lp
+    out = np.zeros((*lp.shape[:-2], data.n_groups, lp.shape[-1]))
+    np.add.at(out, (..., data.groups, slice(None)), lp)
+    return out
+
+
+def _shifted_logpdf(X, y, intercept, coef, sigma) -> np.ndarray:
+    """``component_logpdf`` for a response with leading batch axes ``y`` (..., n)."""
+    sigma = np.asarray(sigma, dtype=float)
+    if sigma.ndim:
+        sigma = sigma[..., None, :]
+    z = np.asarray(y, dtype=float)[..., :, None] - component_means(X, intercept, coef)
+    z /= sigma
+    z *= z
+    z *= -0.5
+    z -= 0.5 * LOG_2PI
+    z -= np.log(sigma)
+    return z
+
+
+def unit_weights(data) -> np.ndarray | None:
+    """Each unit's weight, shape (n_units,), or ``None`` for unit weights.
+
+    Observation weights are replication (frequency) weights: a weight of 2 counts an
+    observation twice. They multiply each unit's *marginal* log-likelihood, so an integer weight
+    is exactly a repeated row, and they do not change a unit's membership probabilities. With
+    groups, the weights must be constant within a group (checked in :mod:`mlrbayes.spec`) and
+    the group's weight is that of its observations.
+    """
+    v = data.sample_weight
+    if v is None or data.groups is None:
+        return v
+    out = np.empty(data.n_groups)
+    out[data.groups] = v
+    return out
+
+
+def log_joint(data, intercept, coef, sigma, *, weights=None, gating=None, fixed=None):
+    """``log P(z_u = k | w_u) + log f(y_u | z_u = k)`` per unit, shape (..., n_units, K).
+
+    The extended model's counterpart of :func:`joint_logpdf`: a unit is a group (when
+    ``data.groups`` is set) or an observation. Its log-sum-exp over K is each unit's marginal
+    log-likelihood (multiplied by :func:`unit_weights` in the total) and its softmax the unit's
+    membership probabilities.
+
+    Parameters
+    ----------
+    data : Dataset
+    intercept : ndarray of shape (..., K)
+    coef : ndarray of shape (..., K, p)
+    sigma : float or ndarray broadcastable to (..., K)
+    weights : ndarray of shape (..., K), optional
+        Mixing weights (models without gating covariates).
+    gating : ndarray of shape (..., K, q), optional
+        Gating coefficients (models with ``data.concomitant``).
+    fixed : ndarray of shape (..., r), optional
+        Coefficients shared by all components (models with ``data.fixed``).
+    """
+    out = unit_logpdf(data, intercept, coef, sigma, fixed)
+    out += log_prior_membership(data, weights, gating)
+    return out
+
+
+def extended_loglik(data, intercept, coef, sigma, *, weights=None, gating=None, fixed=None):
+    """Total (weighted) marginal log-likelihood of the extended model, shape (...)."""
+    lse = logsumexp_lastaxis(
+        log_joint(data, intercept, coef, sigma, weights=weights, gating=gating, fixed=fixed)
+    )
+    v = unit_weights(data)
+    ll = lse.sum(axis=-1) if v is None else lse @ v
+    return float(ll) if np.ndim(ll) == 0 else ll

@@ -56,8 +56,9 @@ class Dataset:
     group_labels : tuple of str
         The original label of each group code.
     sample_weight : ndarray of shape (n_samples,), optional
-        Positive observation weights; each observation's log-likelihood term is multiplied by
-        its weight. ``None`` means unit weights.
+        Positive replication weights: each observation's (with groups, each group's) marginal
+        log-likelihood term is multiplied by its weight, so weight 2 counts a row twice.
+        Constant within a group. ``None`` means unit weights.
     """
 
     X: np.ndarray
@@ -171,6 +172,10 @@ def as_dataset(
     data = Dataset(Xa, ya, tuple(names), yname, **parts)
     if data.groups is not None and data.concomitant is not None:
         check_constant_within_groups(data.concomitant, data.groups, data.concomitant_names)
+    if data.groups is not None and data.sample_weight is not None:
+        check_constant_within_groups(
+            data.sample_weight[:, None], data.groups, ("sample_weight",), what="sample_weight"
+        )
     return data
 
 
@@ -221,16 +226,18 @@ def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
     return np.ascontiguousarray(v)
 
 
-def check_constant_within_groups(W: np.ndarray, groups: np.ndarray, names: Sequence[str]) -> None:
-    """Gating covariates must not vary within a group (a group has one prior membership)."""
+def check_constant_within_groups(
+    W: np.ndarray, groups: np.ndarray, names: Sequence[str], what: str = "concomitant column"
+) -> None:
+    """Gating covariates and weights must not vary within a group (one value per group)."""
     first = np.zeros(groups.max() + 1, dtype=np.intp)
     first[groups[::-1]] = np.arange(groups.size)[::-1]
     bad = np.argwhere(~np.isclose(W, W[first[groups]], rtol=1e-12, atol=0.0))
     if bad.size:
         i, j = (int(v) for v in bad[0])
         raise ValueError(
-            f"concomitant column {names[j]!r} varies within group {int(groups[i])} (row {i}); "
-            "gating covariates must be constant within each group."
+            f"{what} {names[j]!r} varies within group {int(groups[i])} (row {i}); gating "
+            "covariates and observation weights must be constant within each group."
         )
 
 
