@@ -26,7 +26,7 @@ import numpy as np
 
 from ._validation import check_sigma, check_X, check_X_y, check_y
 
-__all__ = ["Dataset", "ModelSpec", "as_dataset", "sigma_setting"]
+__all__ = ["Dataset", "ModelSpec", "as_dataset", "resolve_dataset", "sigma_setting"]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -278,3 +278,41 @@ class ModelSpec:
         if self.sigma_setting != "known":
             return None
         return np.broadcast_to(np.asarray(self.sigma, dtype=float), (self.n_components,)).copy()
+
+
+def resolve_dataset(
+    X: Any,
+    y: Any = None,
+    *,
+    data: Any = None,
+    concomitant: Any = None,
+    fixed: Any = None,
+    groups: Any = None,
+    weights: Any = None,
+) -> Dataset:
+    """The one entry of every fitting function: arrays, a :class:`Dataset`, or a formula.
+
+    Parameters
+    ----------
+    X : array-like, Dataset or str
+        Predictors (with ``y``), a checked Dataset (alone), or a model formula
+        ``"y ~ x1 + x2"`` read from the DataFrame ``data``.
+    y : array-like, optional
+        The response (array input only).
+    data : pandas.DataFrame, optional
+        Where formulas and column names are looked up.
+    concomitant, fixed : array-like, str or None
+        Gating covariates and fixed-coefficient predictors: arrays, or (with ``data``) a
+        one-sided formula ``"~ z1 + z2"`` or a column name / list of column names.
+    groups, weights : array-like, str or None
+        Group labels and observation (replication) weights: arrays, or column names of ``data``.
+    """
+    if isinstance(X, str) or data is not None:
+        from .formula import dataset_from_formula  # formulaic is imported only for formulas
+
+        return dataset_from_formula(
+            X, y, data=data, concomitant=concomitant, fixed=fixed, groups=groups, weights=weights
+        )
+    return as_dataset(
+        X, y, concomitant=concomitant, fixed=fixed, groups=groups, sample_weight=weights
+    )
