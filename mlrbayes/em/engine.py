@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import likelihood as _lik
+from .fused import FUSED_MIN_ROWS, fused_accumulate, fused_available
 from .kernels import ROW_BLOCK
 
 __all__ = ["InMemoryEngine", "SufficientStats"]
@@ -77,10 +78,24 @@ class InMemoryEngine:
     n_components : int
     chunk : int
         Rows per block.
+    compiled : bool or None
+        Whether :meth:`accumulate` uses the compiled sweep of :mod:`mlrbayes.em.fused`;
+        ``None`` (default) uses it from ``FUSED_MIN_ROWS`` rows on when numba is available.
+        ``False`` keeps the NumPy reference path.
     """
 
-    def __init__(self, Z: np.ndarray, y: np.ndarray, n_components: int, chunk: int = ROW_BLOCK):
+    def __init__(
+        self,
+        Z: np.ndarray,
+        y: np.ndarray,
+        n_components: int,
+        chunk: int = ROW_BLOCK,
+        compiled: bool | None = None,
+    ):
         self.Z, self.y, self.chunk = Z, y, chunk
+        if compiled is None:
+            compiled = Z.shape[0] >= FUSED_MIN_ROWS and fused_available()
+        self.compiled = bool(compiled)
         n, d = Z.shape
         self.n_samples, self.n_components, self.n_coef = n, n_components, d
         m = min(chunk, n)
@@ -129,6 +144,14 @@ class InMemoryEngine:
     # ------------------------------------------------------------------ the interface
     def accumulate(self, B: np.ndarray, w: np.ndarray, sigma: np.ndarray) -> SufficientStats:
         """One pass: log-likelihood and M-step sufficient statistics at ``(B, w, sigma)``."""
+        if self.compiled:
+            with _quiet():
+                ll, N, G, H, S = fused_accumulate(self.Z, self.y, B, w, sigma)
+            return SufficientStats(ll, N, G, H, S, self.n_samples)
+        return self.accumulate_numpy(B, w, sigma)
+
+    def accumulate_numpy(self, B: np.ndarray, w: np.ndarray, sigma: np.ndarray) -> SufficientStats:
+        """:meth:`accumulate` in NumPy over row blocks (the reference path)."""
         k, d = self.n_components, self.n_coef
         ll = 0.0
         N, G, H, S = np.zeros(k), np.zeros((k, d, d)), np.zeros((k, d)), np.zeros(k)
