@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -365,8 +366,8 @@ def _acceleration(em, data) -> np.ndarray:
         return np.where(ss > 0, np.sum(infl**3, axis=0) / (6.0 * ss**1.5), 0.0)
 
 
-def _bootstrap(em, data, level: float, kind: str, options: dict[str, Any]) -> pd.DataFrame:
-    draws = _bootstrap_draws(em, data, **options)
+def _bootstrap(em, data, level: float, kind: str, draws: np.ndarray) -> pd.DataFrame:
+    """Percentile or BCa bounds from the refits ``draws`` (B_ok, n_params)."""
     est = _estimates(em)
     names = em.param_names()
     nan = np.full(len(names), np.nan)
@@ -420,6 +421,7 @@ class _Profile:
         self.s = np.atleast_1d(np.asarray(em.sigma, dtype=float))
         self.n_sig = {"known": 0, "shared": 1, "component": self.k}[em.sigma_setting]
         self.n_params = len(em.param_names())
+        self.reference = em
         self.loglik_hat = float(mixture_loglik(self.X, self.y, self.w, self.b, self.c, self.s))
 
     def _split(self, rest: np.ndarray):
@@ -529,7 +531,9 @@ def _profile_bound(prof: _Profile, j: int, name: str, est: float, se: float, sid
         if name.startswith("weights") and not 0.0 < value < 1.0:
             break
         if f(outer) > 0:
-            return float(to_value(optimize.brentq(f, inner, outer, xtol=1e-12, rtol=1e-14)))
+            bound = float(to_value(optimize.brentq(f, inner, outer, xtol=1e-12, rtol=1e-14)))
+            _check_labels(prof, j, name, bound, warm["phi"])
+            return bound
         inner = outer
     warnings.warn(
         f"the {'upper' if side > 0 else 'lower'} profile-likelihood bound of {name} was not "
@@ -539,6 +543,26 @@ def _profile_bound(prof: _Profile, j: int, name: str, est: float, se: float, sid
         stacklevel=4,
     )
     return float("nan")
+
+
+def _check_labels(prof: _Profile, j: int, name: str, bound: float, phi: np.ndarray) -> None:
+    """Warn when the maximiser at a profile bound has the estimate's components relabelled."""
+    if prof.k == 1:
+        return
+    from .resample import align_to
+
+    _, phi = prof.profile(j, bound, phi)
+    w, b, c, s = prof.unpack(phi, j, bound)
+    at_bound = SimpleNamespace(n_components=prof.k, weights=w, intercept=b, coef=c, sigma=s)
+    if np.any(align_to(at_bound, prof.reference) != np.arange(prof.k)):
+        warnings.warn(
+            f"the profile-likelihood bound {bound:.4g} of {name} lies where the components "
+            "have swapped roles (the maximiser there matches the estimate only after "
+            "relabelling): the components overlap too much for a labelled interval; read it "
+            "with care or use the bootstrap.",
+            IntervalWarning,
+            stacklevel=5,
+        )
 
 
 def _profile(em, data, level: float) -> pd.DataFrame:
@@ -620,7 +644,7 @@ def confidence_intervals(em, X: Any = None, y: Any = None, *, kind: str = "wald"
         return _sandwich(em, data, lv)
     if kind == "profile":
         return _profile(em, data, lv)
-    return _bootstrap(em, data, lv, kind, options)
+    return _bootstrap(em, data, lv, kind, _bootstrap_draws(em, data, **options))
 
 
 def interval_table(em, X: Any = None, y: Any = None, *,
@@ -635,8 +659,8 @@ def interval_table(em, X: Any = None, y: Any = None, *,
     kinds : tuple of str
         Interval types, each in :data:`INTERVAL_KINDS`.
     **options
-        Passed to the types that take them (the bootstrap options go to both bootstrap types;
-        both then use the same replications' seeds).
+        Passed to the types that take them. With both bootstrap types, one set of refits
+        serves both (the same as each alone with the same ``random_state``).
 
     Returns
     -------
@@ -652,11 +676,17 @@ def interval_table(em, X: Any = None, y: Any = None, *,
     unknown = sorted(set(options) - used)
     if unknown:
         raise TypeError(f"no interval type in {list(kinds)} takes {unknown}.")
-    tables = [
-        confidence_intervals(
-            em, X, y, kind=kind, level=level,
-            **{key: val for key, val in options.items() if key in _OPTIONS[kind]},
-        )
-        for kind in kinds
-    ]  # fmt: skip
+    lv = _check_level(level)
+    boot = [kind for kind in kinds if kind.startswith("bootstrap")]
+    draws = None
+    if len(boot) > 1:  # one set of refits serves both bootstrap types
+        data = _data(em, X, y, boot[0])
+        draws = _bootstrap_draws(em, data, **options)
+    tables = []
+    for kind in kinds:
+        if draws is not None and kind in boot:
+            tables.append(_bootstrap(em, data, lv, kind, draws))
+            continue
+        own = {key: val for key, val in options.items() if key in _OPTIONS[kind]}
+        tables.append(confidence_intervals(em, X, y, kind=kind, level=lv, **own))
     return pd.concat(tables, ignore_index=True)

@@ -247,6 +247,20 @@ def test_bca_acceleration_shifts_a_skewed_parameter(small):
     sig = tabs[tabs["parameter"] == "sigma"]
     assert np.all(sig["lower"] < sig["estimate"]) and np.all(sig["estimate"] < sig["upper"])
     assert not np.isclose(sig["lower"].iloc[0], sig["lower"].iloc[1])
+    # one set of refits served both types: the same as each type alone with the same seed
+    alone = confidence_intervals(em, X, y, kind="bootstrap_bca", **opts)
+    pd.testing.assert_frame_equal(tabs.iloc[len(alone) :].reset_index(drop=True), alone)
+
+
+def test_profile_warns_when_a_bound_reaches_the_relabelled_solution():
+    """Overlapping lines (the issue's design, n=150): the profile of a slope runs into the
+    region where the two components have swapped roles; the bound says so."""
+    X, y, _ = simulate(150, [0.6, 0.4], [0.0, 1.2], [[1.0], [0.5]], 1.0, random_state=5)
+    em = fit_em(X, y, 2, sigma="shared", random_state=0)
+    with pytest.warns(IntervalWarning, match=r"of coef\[1,x0\] lies where the components have "
+                                             r"swapped roles"):  # fmt: skip
+        tab = confidence_intervals(em, X, y, kind="profile")
+    assert np.all(tab["lower"] <= tab["estimate"]) and np.all(tab["estimate"] <= tab["upper"])
 
 
 def test_failed_refits_are_counted_and_excluded(small, monkeypatch):
