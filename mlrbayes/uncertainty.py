@@ -228,17 +228,10 @@ def observed_information(
     return info
 
 
-def observation_scores(
-    X: Any,
-    y: Any,
-    weights: Any,
-    intercept: Any,
-    coef: Any,
-    sigma: Any,
-    *,
-    fit_intercept: bool = True,
-    sigma_setting: str = "known",
-) -> np.ndarray:
+# fmt: off
+def observation_scores(X: Any, y: Any, weights: Any, intercept: Any, coef: Any, sigma: Any, *,
+                       fit_intercept: bool = True, sigma_setting: str = "known") -> np.ndarray:
+    # fmt: on
     r"""Score of each observation's marginal log-likelihood for the free parameters.
 
     :math:`s_i = \partial \log \sum_k \pi_k f_k(y_i) / \partial\theta
@@ -261,13 +254,10 @@ def observation_scores(
     scores : ndarray of shape (n_samples, d)
         Columns in the order of :func:`free_param_names`.
     """
-    sigma_setting = _check_setting(sigma_setting)
-    Xa, ya, w, b, c, s = _prepare(
-        X, y, weights, intercept, coef, sigma, fit_intercept, sigma_setting
-    )
-    n, p = Xa.shape
-    k = w.shape[0]
-    d, idx_b, idx_c, idx_s = _layout(k, p, fit_intercept, sigma_setting)
+    setting = _check_setting(sigma_setting)
+    Xa, ya, w, b, c, s = _prepare(X, y, weights, intercept, coef, sigma, fit_intercept, setting)
+    (n, p), k = Xa.shape, len(w)
+    d, idx_b, idx_c, idx_s = _layout(k, p, fit_intercept, setting)
     out = np.zeros((n, d))
     with np.errstate(divide="ignore", invalid="ignore"):
         g = _lik.responsibilities(Xa, ya, w, b, c, s)
