@@ -518,11 +518,16 @@ def _profile_bound(prof: _Profile, j: int, name: str, est: float, se: float, sid
     t_hat, step, to_value = _working_scale(name, est, se)
     if not (np.isfinite(step) and step > 0):
         step = 0.1 * max(abs(t_hat), 1.0)
-    warm = {"phi": prof.start(j)}
+    # Each evaluation starts from the maximiser at the nearest point already evaluated, and
+    # values are memoised, so brentq sees the very values that bracketed the root.
+    seen: dict[float, tuple[float, np.ndarray]] = {t_hat: (-crit, prof.start(j))}
 
     def f(t: float) -> float:
-        ll, warm["phi"] = prof.profile(j, float(to_value(t)), warm["phi"])
-        return 2.0 * (prof.loglik_hat - ll) - crit
+        if t not in seen:
+            near = min(seen, key=lambda u: abs(u - t))
+            ll, phi = prof.profile(j, float(to_value(t)), seen[near][1])
+            seen[t] = (2.0 * (prof.loglik_hat - ll) - crit, phi)
+        return seen[t][0]
 
     inner = t_hat
     for m in range(_PROFILE_DOUBLINGS + 1):
@@ -531,8 +536,9 @@ def _profile_bound(prof: _Profile, j: int, name: str, est: float, se: float, sid
         if name.startswith("weights") and not 0.0 < value < 1.0:
             break
         if f(outer) > 0:
-            bound = float(to_value(optimize.brentq(f, inner, outer, xtol=1e-12, rtol=1e-14)))
-            _check_labels(prof, j, name, bound, warm["phi"])
+            root = optimize.brentq(f, inner, outer, xtol=1e-12, rtol=1e-14)
+            bound = float(to_value(root))
+            _check_labels(prof, j, name, bound, seen[min(seen, key=lambda u: abs(u - root))][1])
             return bound
         inner = outer
     warnings.warn(

@@ -1,5 +1,7 @@
 """Interval types of mlrbayes.intervals against known truths and independent references."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -250,6 +252,22 @@ def test_bca_acceleration_shifts_a_skewed_parameter(small):
     # one set of refits served both types: the same as each type alone with the same seed
     alone = confidence_intervals(em, X, y, kind="bootstrap_bca", **opts)
     pd.testing.assert_frame_equal(tabs.iloc[len(alone) :].reset_index(drop=True), alone)
+
+
+def test_profile_survives_a_multimodal_profile():
+    """A data set of the overlapping design whose profile of intercept[0] has several local
+    maxima: the bracketing values are memoised (brentq once failed with 'f(a) and f(b) must
+    have different signs' when a re-evaluation landed on another local maximum)."""
+    truth = SimpleNamespace(n_components=2, weights=np.array([0.6, 0.4]),
+                            intercept=np.array([0.0, 1.2]), coef=np.array([[1.0], [0.5]]),
+                            sigma=1.0)  # fmt: skip
+    X, y, _ = simulate(150, [0.6, 0.4], [0.0, 1.2], [[1.0], [0.5]], 1.0, random_state=1002)
+    em = fit_em(X, y, 2, sigma="shared", n_init=10, random_state=1002)
+    em = resample.permute_result(em, resample.align_to(em, truth))
+    with pytest.warns(IntervalWarning, match="swapped roles"):
+        tab = confidence_intervals(em, X, y, kind="profile")
+    assert np.all(np.isfinite(tab[["lower", "upper"]].to_numpy()))
+    assert np.all(tab["lower"] < tab["estimate"]) and np.all(tab["estimate"] < tab["upper"])
 
 
 def test_profile_warns_when_a_bound_reaches_the_relabelled_solution():
