@@ -32,11 +32,15 @@ Interval types (``INTERVAL_KINDS``), for the weights, intercepts, slopes and sig
 * ``"profile"`` -- profile-likelihood intervals (Venzon & Moolgavkar 1988): for each scalar
   parameter the log-likelihood is maximised over all the others with that parameter held
   fixed (BFGS with the analytic gradient in an unconstrained parametrisation: weights by
-  softmax, :math:`\log\sigma`; warm starts from the estimate), and the bounds are where
+  softmax, :math:`\log\sigma`; each evaluation warm-started from the maximiser at the
+  nearest point already evaluated, the first from the estimate), and the bounds are where
   :math:`2(\hat\ell - \ell_p(\theta)) = \chi^2_1(\text{level})`, found by Brent's method after
   expanding a bracket from the estimate in steps of 1, 2, 4, ..., 128 Wald SEs (on the log
   scale for sigma, the logit scale for a weight). A bound not found within 128 SEs (or a
-  weight's profile that never rises that far before 0 or 1) is NaN, with a warning.
+  weight's profile that never rises that far before 0 or 1) is NaN, with a warning. The
+  profile of a mixture runs over every labelling: when the maximiser at a bound matches the
+  estimate only after swapping components (overlapping lines, or weights near each other),
+  the bound is kept and a warning says that the labelled interval is unreliable there.
 
 **Sigma's small-sample bias.** The ML sigma divides the residual sum of squares by the number
 of observations and is biased down: for one component, :math:`E\hat\sigma^2 = \sigma^2 (n - q)
