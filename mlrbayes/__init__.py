@@ -15,6 +15,7 @@ from .compare import Comparison, compare
 from .datasets import load_tonedata
 from .diagnostics import Diagnosis, diagnose
 from .em import CensusWarning, ConvergenceWarning, EMResult, NumericalWarning, fit_em
+from .intervals import confidence_intervals, interval_table
 from .likelihood import mixture_loglik, responsibilities
 from .selection import select_components
 from .serialize import em_from_dict, em_to_dict
@@ -56,10 +57,12 @@ __all__ = [
     "__version__",
     "build_model",
     "compare",
+    "confidence_intervals",
     "diagnose",
     "em_from_dict",
     "em_to_dict",
     "fit_em",
+    "interval_table",
     "load_posterior",
     "load_tonedata",
     "mixture_loglik",

@@ -41,6 +41,7 @@ __all__ = [
     "SingularInformationWarning",
     "free_param_names",
     "nan_standard_errors",
+    "observation_scores",
     "observed_information",
     "standard_errors",
 ]
@@ -225,6 +226,51 @@ def observed_information(
                 info[np.ix_(loc, loc)] += block
             info += sbar.T @ sbar
     return info
+
+
+# fmt: off
+def observation_scores(X: Any, y: Any, weights: Any, intercept: Any, coef: Any, sigma: Any, *,
+                       fit_intercept: bool = True, sigma_setting: str = "known") -> np.ndarray:
+    # fmt: on
+    r"""Score of each observation's marginal log-likelihood for the free parameters.
+
+    :math:`s_i = \partial \log \sum_k \pi_k f_k(y_i) / \partial\theta
+    = \sum_k \gamma_{ik} \, \partial \log(\pi_k f_k(y_i)) / \partial\theta`, in the free
+    parametrisation of :func:`observed_information` (the first K-1 weights with
+    :math:`\pi_K = 1 - \sum_{k<K} \pi_k`, intercepts, slopes, sigma on the sd scale). With
+    residuals :math:`r_{ik}` the entries are :math:`\gamma_{ij}/\pi_j - \gamma_{iK}/\pi_K`
+    (weights), :math:`\gamma_{ik} r_{ik} (1, x_i) / \sigma_k^2` (intercept, slopes) and
+    :math:`\gamma_{ik}(r_{ik}^2/\sigma_k^3 - 1/\sigma_k)` (sigma; summed over k when shared).
+    At the maximum-likelihood estimate the rows sum to zero; ``s.T @ s`` is the "meat" of the
+    Huber-White sandwich (White 1982).
+
+    Parameters
+    ----------
+    X, y, weights, intercept, coef, sigma, fit_intercept, sigma_setting
+        As in :func:`observed_information`.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples, d)
+        Columns in the order of :func:`free_param_names`.
+    """
+    setting = _check_setting(sigma_setting)
+    Xa, ya, w, b, c, s = _prepare(X, y, weights, intercept, coef, sigma, fit_intercept, setting)
+    (n, p), k = Xa.shape, len(w)
+    d, idx_b, idx_c, idx_s = _layout(k, p, fit_intercept, setting)
+    out = np.zeros((n, d))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = _lik.responsibilities(Xa, ya, w, b, c, s)
+        r = ya[:, None] - _lik.component_means(Xa, b, c)
+        u = g * r / s**2  # (n, K): d/d(mean_k), weighted by membership
+        out[:, : k - 1] = g[:, : k - 1] / w[: k - 1] - (g[:, k - 1] / w[k - 1])[:, None]
+        if fit_intercept:
+            out[:, idx_b] = u
+        out[:, idx_c.ravel()] = (u[:, :, None] * Xa[:, None, :]).reshape(n, k * p)
+        if idx_s is not None:
+            v = g * (r**2 / s**3 - 1.0 / s)
+            np.add.at(out.T, idx_s, v.T)
+    return out
 
 
 def nan_standard_errors(k: int, p: int, fit_intercept: bool, sigma_setting: str) -> dict[str, Any]:
