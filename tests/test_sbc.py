@@ -149,3 +149,28 @@ def test_tiny_sbc_run_shapes_and_rank_range():
     assert np.allclose(t["weights (sorted) 0"] + t["weights (sorted) 1"], 1.0, atol=1e-9)
     assert "SBC: 10 simulations, ranks over 39 posterior draws" in res.summary()
     assert isinstance(res.tests, pd.DataFrame)
+
+
+def test_sbc_ranks_plot_counts_and_band():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import mlrbayes as mb
+    from mlrbayes.sbc import SBCResult
+
+    rng = np.random.default_rng(5)
+    ranks = pd.DataFrame({"a": rng.integers(0, 10, 40), "b": np.zeros(40, dtype=int)})
+    tests = uniformity_tests(ranks, 9, bins=5, random_state=0)
+    res = SBCResult(ranks, 9, tests, ranks.astype(float), np.zeros(40), {})
+    axes = mb.plots.sbc_ranks(res, bins=5)
+    assert len(axes) == 2
+    heights = [p.get_height() for p in axes[0].patches]
+    assert heights == np.bincount(ranks["a"] // 2, minlength=5).tolist()
+    assert [p.get_height() for p in axes[1].patches] == [40, 0, 0, 0, 0]
+    assert f"chi-square p = {tests.loc[1, 'chi2_pvalue']:.3g}" in axes[1].get_title()
+    assert tests.loc[1, "chi2_pvalue"] < 1e-10  # all ranks 0: far from uniform
+    with pytest.raises(ValueError, match=r"unknown quantities \['c'\]"):
+        mb.plots.sbc_ranks(res, quantities=["c"])
+    plt.close("all")

@@ -279,3 +279,29 @@ def test_clamped_and_failed_replications_are_reported(monkeypatch):
     assert t.warnings == {"X": 1}
     assert t.pvalue == (1 + np.sum(np.array([0.0, 3.0]) >= t.statistic)) / 3
     assert any("EM issued X in 1 of 3" in line for line in t.notes())
+
+
+def test_lrt_distribution_plot_draws_the_bootstrap_statistics_and_the_observed_lr():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import mlrbayes as mb
+
+    null = np.array([0.5, 1.0, 2.0, 3.5, np.nan, 0.0, 1.2, 0.7])
+    t = S.BootstrapLRT(1, 2, 2.5, 2 / 8, null, 8, 7, 0, 1, 0.05, {}, 0.1)
+    fig, ax = plt.subplots()
+    assert mb.plots.lrt_distribution(t, bins=5, ax=ax) is ax
+    heights = [p.get_height() for p in ax.patches]
+    edges = np.linspace(0.0, 3.5 * 1.02 + 1e-12, 6)
+    assert heights == np.histogram(null[np.isfinite(null)], bins=edges)[0].tolist()
+    line = ax.lines[0]
+    assert line.get_xdata()[0] == 2.5
+    labels = [txt.get_text() for txt in ax.get_legend().get_texts()]
+    assert labels == ["LR* (7 bootstrap sets)", "observed LR = 2.5, p = 0.25"]
+    assert ax.get_title() == "bootstrap LRT: K=1 vs K=2"
+    plt.close(fig)
+    empty = S.BootstrapLRT(1, 2, 2.5, np.nan, np.full(3, np.nan), 3, 0, 0, 3, 0.05, {}, 0.1)
+    with pytest.raises(ValueError, match="no valid bootstrap statistic"):
+        mb.plots.lrt_distribution(empty)
