@@ -13,25 +13,12 @@ seconds), so use --jobs on a free machine. Run with
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import time
 
 import numpy as np
+from bench_lrt import machine  # the CPU model, cores and load line (run from benchmarks/)
 
 from mlrbayes.sbc import simulation_based_calibration
-
-
-def machine() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(ln.split(":", 1)[1].strip() for ln in out.splitlines()
-                     if ln.startswith("Model name"))  # fmt: skip
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{model}, {os.cpu_count()} cores, load average {load:.1f} at start"
 
 
 def main() -> None:

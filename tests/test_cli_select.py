@@ -12,24 +12,26 @@ from mlrbayes.cli import main
 from mlrbayes.selection import ICL_NOTE, select_components
 
 
-def _run(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
+def _select(capsys, csv, *argv):
+    """``mlrbayes select CSV --y y ARGV``: (exit code, stdout, stderr)."""
+    rc = main(["select", str(csv), "--y", "y", *map(str, argv)])
+    return (rc, *capsys.readouterr())
 
 
 @pytest.fixture(scope="module")
 def csv(tmp_path_factory):
+    """Two lines, n = 100, columns x and y."""
     X, y, _ = simulate(100, [0.4, 0.6], [0.0, 4.0], [[1.5], [-1.5]], 0.4, random_state=1)
-    path = tmp_path_factory.mktemp("data") / "data.csv"
-    pd.DataFrame({"x": X[:, 0], "y": y}).to_csv(path, index=False)
+    frame = pd.DataFrame(np.column_stack([X, y]), columns=["x", "y"])
+    path = tmp_path_factory.mktemp("select") / "two_lines.csv"
+    frame.to_csv(path, index=False)
     return path
 
 
 def test_bootstrap_table_and_json_match_select_components(csv, tmp_path, capsys):
     out_json = tmp_path / "sel.json"
     argv = ["-k", "1", "2", "3", "--n-init", "2", "--bootstrap", "4", "--jobs", "1", "--seed", "3"]
-    rc, out, err = _run(capsys, "select", csv, "--y", "y", *argv, "--json", out_json)
+    rc, out, err = _select(capsys, csv, *argv, "--json", out_json)
     assert rc == 0, err
     df = pd.read_csv(csv)
     table, tests = select_components(df[["x"]], df["y"], [1, 2, 3], n_init=2, random_state=3,
@@ -57,7 +59,7 @@ def test_bootstrap_table_and_json_match_select_components(csv, tmp_path, capsys)
 
 
 def test_without_bootstrap_the_table_is_unchanged_but_notes_icl(csv, capsys):
-    rc, out, err = _run(capsys, "select", csv, "--y", "y", "-k", "1", "2", "--n-init", "2",
+    rc, out, err = _select(capsys, csv, "-k", "1", "2", "--n-init", "2",
                         "--seed", "1")  # fmt: skip
     assert rc == 0, err
     assert "LR(K,K+1)" not in out and "bootstrap LRT K=" not in out
@@ -75,7 +77,7 @@ def test_without_bootstrap_the_table_is_unchanged_but_notes_icl(csv, capsys):
 )
 def test_bad_bootstrap_options(csv, capsys, argv, message, tmp_path):
     out_json = tmp_path / "x.json"
-    rc, out, err = _run(capsys, "select", csv, "--y", "y", *argv, "--json", out_json)
+    rc, out, err = _select(capsys, csv, *argv, "--json", out_json)
     assert rc == 2 and out == "" and err.count("\n") == 1 and message in err, err
     assert not out_json.exists()
 
@@ -85,7 +87,7 @@ def test_jobs_two_gives_the_same_json(csv, tmp_path, capsys):
     for jobs in ("1", "2"):
         path = tmp_path / f"j{jobs}.json"
         argv = ["-k", "1", "2", "--n-init", "2", "--bootstrap", "3", "--jobs", jobs, "--seed", "5"]
-        rc, _, err = _run(capsys, "select", csv, "--y", "y", *argv, "--json", path)
+        rc, _, err = _select(capsys, csv, *argv, "--json", path)
         assert rc == 0, err
         paths.append(json.loads(path.read_text()))
     for d in paths:
