@@ -10,6 +10,10 @@ mixtools' ``boot.comp`` and flexmix's ``LR_test``:
 3. K and K+1 refitted to each with the same EM settings, giving ``LR*_1 .. LR*_B``;
 4. ``p = (1 + #{LR*_b >= LR}) / (B + 1)``.
 
+Under the null the statistic has an atom at 0 (the K+1 fit falls back onto the K fit) and
+ties count against the null's rejection, so the test is slightly conservative
+(``P(p <= a) <= a``); ``benchmarks/bench_lrt.py`` measures its level.
+
 The K+1 model contains every K-component fit (a component duplicated, its weight split), so
 its maximised log-likelihood is at least ``l_K``. Every K+1 fit here (observed and bootstrap)
 therefore also runs one start from a *split* of the K fit (a component duplicated with its
