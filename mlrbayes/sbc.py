@@ -385,6 +385,13 @@ def simulation_based_calibration(
         Ranks, their uniformity tests and the truths. A small p-value (both tests are exact
         under uniformity) flags miscalibration of that quantity: a posterior too narrow
         (U-shaped ranks), too wide (hump) or biased (slope).
+
+    Examples
+    --------
+    >>> from mlrbayes.sbc import simulation_based_calibration
+    >>> res = simulation_based_calibration(20, 50, 2, random_state=0)  # doctest: +SKIP
+    >>> print(res.summary())  # doctest: +SKIP
+    >>> mlrbayes.plots.sbc_ranks(res)  # doctest: +SKIP
     """
     t0 = time.perf_counter()
     n_sims = check_positive_int(n_sims, "n_sims")
