@@ -66,6 +66,8 @@ class SBCResult:
         The quantities at the parameters drawn from the prior.
     n_divergent : ndarray of shape (n_sims,)
         Divergent transitions of each posterior sample.
+    max_rhat : ndarray of shape (n_sims,)
+        Largest R-hat of each posterior sample (NaN with one chain).
     priors : dict
         The (fixed) priors used.
     settings : dict
@@ -79,15 +81,19 @@ class SBCResult:
     truths: pd.DataFrame
     n_divergent: np.ndarray
     priors: dict
+    max_rhat: np.ndarray | None = None
     settings: dict = field(default_factory=dict)
     seconds: float = 0.0
 
     def summary(self) -> str:
-        """The tests as text, with the run's size and the divergences."""
+        """The tests as text, with the run's size, the divergences and high R-hats."""
         head = (
             f"SBC: {len(self.ranks)} simulations, ranks over {self.n_draws} posterior draws; "
             f"{int(np.sum(self.n_divergent > 0))} posterior samples had divergences"
         )
+        if self.max_rhat is not None:
+            high = int(np.sum(np.asarray(self.max_rhat) > 1.01))
+            head += f", {high} an R-hat above 1.01 (their ranks may be off)"
         return head + "\n" + self.tests.to_string(index=False, float_format=lambda v: f"{v:.3g}")
 
 
@@ -308,7 +314,8 @@ def _one_simulation(X, theta, k, sigma, fit_intercept, priors, opts, seed):
     names = list(truth)
     draws = np.stack([np.broadcast_to(post[q], (keep.size,)) for q in names], axis=-1)
     ndiv = int(np.asarray(tree["sample_stats"]["diverging"]).sum())
-    return names, np.array([truth[q] for q in names], dtype=float), draws, ndiv
+    rhat = float(tree["posterior"].attrs.get("max_rhat", np.nan))
+    return names, np.array([truth[q] for q in names], dtype=float), draws, ndiv, rhat
 
 
 def _check_design(design: Any, n: int | None, rng) -> np.ndarray:
@@ -445,6 +452,7 @@ def simulation_based_calibration(
         truths=pd.DataFrame(truths, columns=names),
         n_divergent=np.array([r[3] for r in out]),
         priors=pri,
+        max_rhat=np.array([r[4] for r in out], dtype=float),
         settings=settings,
         seconds=time.perf_counter() - t0,
     )

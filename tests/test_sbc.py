@@ -148,6 +148,7 @@ def test_tiny_sbc_run_shapes_and_rank_range():
     assert np.all(t["intercept (sorted) 0"] <= t["intercept (sorted) 1"])
     assert np.allclose(t["weights (sorted) 0"] + t["weights (sorted) 1"], 1.0, atol=1e-9)
     assert "SBC: 10 simulations, ranks over 39 posterior draws" in res.summary()
+    assert res.max_rhat.shape == (10,) and "R-hat above 1.01" in res.summary()
     assert isinstance(res.tests, pd.DataFrame)
 
 
