@@ -37,7 +37,7 @@ statistics) and the seed.
 """
 
 _SELECT_TEXT = (
-    "choose the number of components: AIC, BIC, ICL and the census for each K",
+    "choose the number of components: AIC, BIC, ICL, the census and a bootstrap LRT",
     "Fit a mixture of K linear regressions by EM for each K given and print the model-choice "
     "table.",
     _SELECT_EXAMPLES,
