@@ -18,6 +18,8 @@ on: an Axes, or an array of Axes for multi-panel figures):
 ``energy(comparison)``    NUTS energy and BFMI
 ``prior_posterior(c)``    prior against posterior density per parameter
 ``mode_lines(c)``         lines implied by each posterior mode
+``lrt_distribution(t)``   bootstrap LRT: LR* histogram with the observed LR and p-value
+``sbc_ranks(result)``     simulation-based calibration rank histograms per quantity
 ========================  ===============================================================
 
 Array-level functions (the ``plot_*`` names of v0.1, kept): :func:`plot_fitted_lines`,
@@ -61,6 +63,7 @@ from .posterior import (
     plot_rank,
     plot_trace,
 )
+from .selection import lrt_distribution, sbc_ranks
 from .style import component_color, line_equation
 
 __all__ = [
@@ -72,6 +75,7 @@ __all__ = [
     "forest",
     "line_equation",
     "loglik_trace",
+    "lrt_distribution",
     "mode_lines",
     "plot_census",
     "plot_component_residuals",
@@ -90,5 +94,6 @@ __all__ = [
     "prior_posterior",
     "rank",
     "residuals",
+    "sbc_ranks",
     "trace",
 ]
