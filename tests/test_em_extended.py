@@ -234,7 +234,7 @@ def test_louis_information_equals_fd_hessian(mode, parts):
             fixed=data.fixed,
             groups=data.groups,
             sample_weight=v,
-        )  # noqa: E501
+        )
     q = 0 if data.concomitant is None else data.concomitant.shape[1]
     r = 0 if data.fixed is None else data.fixed.shape[1]
     rng = np.random.default_rng(6)
@@ -438,3 +438,90 @@ def test_collinear_fixed_predictor_is_reported(plain_data):
     X, y = plain_data
     with pytest.warns(NumericalWarning, match="singular"):
         fit_em(X, y, 2, sigma="shared", fixed=X.copy(), n_init=1, random_state=0, compute_se=False)
+
+
+# ----------------------------------------------------------------------------- calibration
+def test_standard_errors_cover_at_the_nominal_rate():
+    """200 simulated data sets (n = 400 in 200 groups of 2, gating + fixed, shared sigma):
+    the Wald intervals +-1.96 SE cover the truth at 95 % up to Monte Carlo error
+    (sd sqrt(0.95 * 0.05 / 200) = 0.015; band 0.95 +- 3 sd = [0.904, 0.996]) for a gating
+    slope and intercept, the fixed coefficient, an intercept and sigma (~6 s)."""
+    reps, hits = 200, []
+    for rep in range(reps):
+        data, truth = simulate_extended(
+            400, [0.0, 3.0], [[1.0], [-1.0]], 0.8, gating=[[0.3, 1.0], [-0.3, -1.0]],
+            fixed=[1.0], group_size=2, random_state=1000 + rep,
+        )  # fmt: skip
+        res = fit_em(data, None, 2, sigma="shared", order="intercept", n_init=2, random_state=rep)
+        se = res.standard_errors
+        z = [
+            (res.gating_coef[0, 1] - truth["gating"][0, 1]) / se["gating"][0, 1],
+            (res.gating_coef[0, 0] - truth["gating"][0, 0]) / se["gating"][0, 0],
+            (res.fixed_coef[0] - 1.0) / se["fixed"][0],
+            res.intercept[0] / se["intercept"][0],
+            (res.sigma - 0.8) / se["sigma"],
+        ]
+        hits.append(np.abs(z) < 1.96)
+    cover = np.mean(hits, axis=0)
+    assert np.all((cover > 0.904) & (cover < 0.996)), cover
+
+
+# ----------------------------------------------------------------------------- loop safeguards
+def test_a_decrease_is_stopped_and_warned(plain_data, monkeypatch):
+    """An M-step that lowers the log-likelihood (injected) stops the start at the iterate
+    before, flags it ``decreased`` and warns (NumericalWarning)."""
+    from mlrbayes.em import extended
+
+    X, y = plain_data
+    real = extended.m_step
+    calls = {"n": 0}
+
+    def faulty(design, tau, p, mode):
+        calls["n"] += 1
+        new, sing = real(design, tau, p, mode)
+        if calls["n"] == 3:
+            new = extended.Params(new.B[::-1] + 1.0, new.sigma, new.weights, new.delta)
+        return new, sing
+
+    monkeypatch.setattr(extended, "m_step", faulty)
+    with pytest.warns(NumericalWarning, match="decreased"):
+        res = fit_em(X, y, 2, sigma="shared", init=_start(), weights=np.ones(len(y)),
+                     n_init=1, compute_se=False)  # fmt: skip
+    st = res.starts[0]
+    assert st.decreased and not st.converged and st.n_iter == 2
+    assert np.all(np.diff(st.loglik_trace) >= 0)
+
+
+def test_emptied_component_is_degenerate():
+    """K = 3 on data from one line with a known sd: a component empties (weight below
+    min_weight), the start is flagged degenerate, with a warning."""
+    rng = np.random.default_rng(14)
+    X = rng.uniform(-3, 3, size=(200, 1))
+    y = 1.0 + X[:, 0] + 0.5 * rng.normal(size=200)
+    start = {"weights": [0.98, 0.01, 0.01], "intercept": [1.0, 30.0, -30.0],
+             "coef": [[1.0], [0.0], [0.0]]}  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fit_em(X, y, 3, sigma=0.5, init=start, n_init=1, weights=np.ones(200),
+                     compute_se=False, min_weight=1e-6)  # fmt: skip
+    texts = [str(w.message) for w in caught if w.category is NumericalWarning]
+    assert any("emptied" in t for t in texts) and any("degenerate" in t for t in texts)
+    assert res.degenerate and res.starts[0].degenerate
+
+
+def test_fit_is_equivariant_to_units():
+    """y in other units (x 1e4, shifted) and X rescaled (x 1e-3): same fit, parameters
+    transformed, log-likelihood shifted by -n log(1e4) (rtol 1e-6)."""
+    data, _ = simulate_extended(600, [0.0, 3.0], [[1.0], [-1.0]], 0.6, random_state=15,
+                                gating=[[0.2, 1.0], [-0.2, -1.0]], fixed=[1.5])  # fmt: skip
+    W0, U = data.concomitant[:, 1:], data.fixed
+    a = fit_em(data.X, data.y, 2, sigma="shared", concomitant=W0, fixed=U, random_state=0,
+               n_init=3, tol=1e-12)  # fmt: skip
+    b = fit_em(data.X * 1e-3, data.y * 1e4 + 5e4, 2, sigma="shared", concomitant=W0,
+               fixed=U * 10.0, random_state=0, n_init=3, tol=1e-12)  # fmt: skip
+    assert b.loglik == pytest.approx(a.loglik - 600 * np.log(1e4), rel=1e-8)
+    np.testing.assert_allclose(b.coef, a.coef * 1e7, rtol=1e-5)
+    np.testing.assert_allclose(b.intercept, a.intercept * 1e4 + 5e4, rtol=1e-6)
+    np.testing.assert_allclose(b.fixed_coef, a.fixed_coef * 1e3, rtol=1e-5)
+    np.testing.assert_allclose(b.gating_coef, a.gating_coef, atol=1e-5)
+    assert b.sigma == pytest.approx(a.sigma * 1e4, rel=1e-6)
