@@ -38,7 +38,7 @@ import numpy as np
 from scipy import sparse
 
 from .. import likelihood as _lik
-from .gating import gating_ridge, log_softmax, newton_steps
+from .gating import gating_ridge, log_softmax, logsumexp_columns, newton_steps
 from .kernels import update_sigma, wls_solve
 
 __all__ = ["Design", "ExtState", "Params", "e_step", "em_step", "m_step", "run_extended"]
@@ -168,7 +168,7 @@ def e_step(design: Design, p: Params) -> tuple[np.ndarray, float]:
     s = p.sigma
     lp = -0.5 * (r / s) ** 2 - np.log(s) - 0.5 * _lik.LOG_2PI
     lj = design.unit_sum(lp) + p.log_prior(design)
-    lse = _lik.logsumexp_lastaxis(lj)
+    lse = logsumexp_columns(lj)
     tau = np.exp(lj - lse[:, None])
     return tau, float(lse @ design.v_unit)
 

@@ -57,6 +57,8 @@ def _from_fit(fit, design: Design, p: int, fit_intercept: bool) -> Params:
 
 def _given(init: Any, design: Design, p: int, fit_intercept: bool, sigma0: np.ndarray) -> Params:
     """Start parameters from ``init`` (a dict or a fitted result with the extended parts)."""
+    if isinstance(init, Mapping):
+        _check_given_keys(init, design)
     get = init.get if isinstance(init, Mapping) else lambda n, d=None: getattr(init, n, d)
     k = len(get("weights"))
     fake = dataclasses.make_dataclass("F", ["weights", "intercept", "coef", "sigma"])(
@@ -72,9 +74,33 @@ def _given(init: Any, design: Design, p: int, fit_intercept: bool, sigma0: np.nd
         fixed = np.zeros(design.U.shape[1]) if fixed is None else np.asarray(fixed, dtype=float)
         p0 = dataclasses.replace(p0, delta=fixed)
     if design.W is not None and gating is not None:
-        g = np.asarray(gating, dtype=float).reshape(k, design.W.shape[1])
+        g = np.asarray(gating, dtype=float)
+        if g.shape != (k, design.W.shape[1]):
+            raise ValueError(
+                f"init's gating must have shape (K, q) = ({k}, {design.W.shape[1]}) (the gating "
+                f"intercept first); got {g.shape}."
+            )
         p0 = dataclasses.replace(p0, gamma=g - g.mean(axis=0))
     return p0
+
+
+_GIVEN_KEYS = {"weights", "intercept", "coef", "sigma", "gating", "fixed"}
+
+
+def _check_given_keys(init: Mapping, design: Design) -> None:
+    unknown = sorted(set(init) - _GIVEN_KEYS)
+    if unknown:
+        raise ValueError(
+            f"init has unknown keys {unknown}; use 'weights', 'intercept', 'coef' and optionally "
+            "'sigma', 'gating' (K, q) and 'fixed' (r,)."
+        )
+    for key, part in (("gating", design.W), ("fixed", design.U)):
+        if key in init and part is None:
+            raise ValueError(f"init has {key!r} but the model has no {key} part; drop it.")
+    if "fixed" in init and np.shape(init["fixed"]) != (design.U.shape[1],):
+        raise ValueError(
+            f"init's fixed must have shape ({design.U.shape[1]},); got {np.shape(init['fixed'])}."
+        )
 
 
 def _random(design: Design, k: int, mode: str, sigma0: np.ndarray, rng) -> Params:
