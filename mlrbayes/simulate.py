@@ -145,22 +145,11 @@ def _design(n, X, p, x_low, x_high, rng) -> np.ndarray:
 
 
 def simulate_extended(
-    n: int,
-    intercept: Any,
-    coef: Any,
-    sigma: Any,
-    *,
-    weights: Any = None,
-    gating: Any = None,
-    concomitant: Any = None,
-    fixed: Any = None,
-    U: Any = None,
-    group_size: int | None = None,
-    x_low: float = -3.0,
-    x_high: float = 3.0,
-    X: Any = None,
+    n: int, intercept: Any, coef: Any, sigma: Any, *, weights: Any = None,
+    gating: Any = None, concomitant: Any = None, fixed: Any = None, U: Any = None,
+    group_size: int | None = None, x_low: float = -3.0, x_high: float = 3.0, X: Any = None,
     random_state: Any = None,
-):
+) -> tuple[Any, dict[str, Any]]:  # fmt: skip
     """Draw data from the extended model with a known truth.
 
     ``P(z_u = k) = weights_k`` or ``softmax_k(w_u^T gamma_k)``; ``y_i | z_u = k ~ N(b_k +

@@ -46,15 +46,10 @@ __all__ = [
 
 
 def extended_free_param_names(
-    n_components: int,
-    feature_names: Sequence[str],
-    *,
-    fit_intercept: bool = True,
-    sigma_setting: str = "known",
-    concomitant_names: Sequence[str] = (),
-    fixed_names: Sequence[str] = (),
-    reference: bool = False,
-) -> list[str]:
+    n_components: int, feature_names: Sequence[str], *, fit_intercept: bool = True,
+    sigma_setting: str = "known", concomitant_names: Sequence[str] = (),
+    fixed_names: Sequence[str] = (), reference: bool = False,
+) -> list[str]:  # fmt: skip
     """Names of the extended model's parameters in the order of its covariance.
 
     :func:`mlrbayes.params.param_names` without the weights that are not free: ``weights[K-1]``

@@ -62,12 +62,9 @@ def fit_em(
     compute_se: bool = True,
     order: str = "weight",
     progressbar: bool | None = None,
-    data: Any = None,
-    concomitant: Any = None,
-    fixed: Any = None,
-    groups: Any = None,
+    data: Any = None, concomitant: Any = None, fixed: Any = None, groups: Any = None,
     weights: Any = None,
-) -> EMResult:
+) -> EMResult:  # fmt: skip
     """Fit a mixture of linear regressions by EM from several starts.
 
     Parameters

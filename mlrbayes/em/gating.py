@@ -32,10 +32,10 @@ from scipy import linalg as _sla
 __all__ = [
     "RIDGE",
     "centre",
-    "logsumexp_columns",
     "gating_objective",
     "gating_ridge",
     "log_softmax",
+    "logsumexp_columns",
     "newton_steps",
     "softmax_hessian",
 ]

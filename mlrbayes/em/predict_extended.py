@@ -32,16 +32,9 @@ def _sds(fit) -> np.ndarray:
 
 
 def check_new_data(
-    fit,
-    X: Any,
-    y: Any = None,
-    *,
-    concomitant: Any = None,
-    fixed: Any = None,
-    groups: Any = None,
-    weights: Any = None,
-    need: tuple[str, ...] = ("concomitant", "fixed"),
-) -> Dataset:
+    fit, X: Any, y: Any = None, *, concomitant: Any = None, fixed: Any = None,
+    groups: Any = None, weights: Any = None, need: tuple[str, ...] = ("concomitant", "fixed"),
+) -> Dataset:  # fmt: skip
     """New data as a Dataset, checked against the parts the fitted model has.
 
     ``y`` may be omitted (a placeholder of zeros is used) for predictions that do not read it.

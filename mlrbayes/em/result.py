@@ -291,12 +291,8 @@ class EMResult:
     @property
     def is_plain(self) -> bool:
         """True without gating, fixed coefficients, groups and weights (today's model)."""
-        return (
-            self.gating_coef is None
-            and self.fixed_coef is None
-            and self.n_groups is None
-            and not self.weighted
-        )
+        parts = (self.gating_coef, self.fixed_coef, self.n_groups)
+        return all(part is None for part in parts) and not self.weighted
 
     @property
     def n_bic(self) -> float:
