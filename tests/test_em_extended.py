@@ -525,3 +525,14 @@ def test_fit_is_equivariant_to_units():
     np.testing.assert_allclose(b.fixed_coef, a.fixed_coef * 1e3, rtol=1e-5)
     np.testing.assert_allclose(b.gating_coef, a.gating_coef, atol=1e-5)
     assert b.sigma == pytest.approx(a.sigma * 1e4, rel=1e-6)
+
+
+def test_summary_and_frame_show_the_new_parameters(all_fit):
+    _, res = all_fit
+    frame = res.to_frame()
+    assert list(frame.index) == res.param_names()
+    assert frame.loc["fixed[fixed_x0]", "estimate"] == res.fixed_coef[0]
+    assert frame.loc["fixed[fixed_x0]", "se"] == res.standard_errors["fixed"][0]
+    assert frame.loc["gating[1,concomitant_x0]", "estimate"] == res.gating_coef[1, 1]
+    assert frame.loc["gating[1,concomitant_x0]", "term"] == "gating:concomitant_x0"
+    assert "gating:concomitant_x0" in str(res.summary())
