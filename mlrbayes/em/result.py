@@ -300,7 +300,8 @@ class EMResult:
         weights when weighted (also with groups).
 
         This is R flexmix's choice (its ``nobs`` is the number of rows of the posterior, one
-        per observation, or the sum of the weights; file ``R/infocrit.R``), so BICs can be
+        per observation, or the sum of the weights; file ``R/infocrit.R``; its vignette's
+        grouped NPreg fit prints BIC 1170.815 = -2 (-561.5651) + 9 log 200), so BICs can be
         compared with flexmix's. With groups the number of independent units is G, which
         would penalise less; we keep the observation count for comparability.
         """
