@@ -167,11 +167,17 @@ def newton_steps(
     theta = (gamma[:-1] - gamma[-1]).copy()
     pen_h = _penalty_hessian(lam, k)
     total = float(v.sum())
-    f_old = gating_objective(W, tau, v, centre(theta), lam)
+    vtau = v[:, None] * tau
+
+    def objective(th):  # (Q, log pi) at reference contrasts th; log pi reused by the next step
+        g_c = centre(th)
+        lp = log_softmax(W, g_c)
+        return float(np.sum(vtau * lp) - 0.5 * np.sum(lam * g_c**2)), lp
+
+    f_old, lp = objective(theta)
     for _ in range(n_steps):
-        g_c = centre(theta)
-        pi = np.exp(log_softmax(W, g_c))
-        grad = ((v[:, None] * (tau - pi))[:, :-1].T @ W) - lam * g_c[:-1]  # (K-1, q)
+        pi = np.exp(lp)
+        grad = ((vtau - v[:, None] * pi)[:, :-1].T @ W) - lam * centre(theta)[:-1]  # (K-1, q)
         if np.max(np.abs(grad)) <= gtol * total:
             break
         H = softmax_hessian(W, pi, v) + pen_h
@@ -182,10 +188,9 @@ def newton_steps(
         step = step.reshape(k - 1, q)
         t = 1.0
         for _ in range(30):  # halve until the objective does not decrease
-            cand = theta + t * step
-            f_new = gating_objective(W, tau, v, centre(cand), lam)
+            f_new, lp_new = objective(theta + t * step)
             if f_new >= f_old:
-                theta, f_old = cand, f_new
+                theta, f_old, lp = theta + t * step, f_new, lp_new
                 break
             t *= 0.5
         else:
