@@ -180,11 +180,17 @@ class EMResult:
         ``se_names``; ``None`` if it could not be computed (a warning says why).
     se_names : list of str
         Names of the free parameters (the first K-1 weights, intercepts, coefs, sigma when
-        estimated), in the order of ``covariance``.
+        estimated), in the order of ``covariance``. Extended model
+        (:func:`mlrbayes.uncertainty_extended.extended_free_param_names`): then
+        ``fixed[<name>]`` last; with gating no weights but all K * q centred
+        ``gating[k,<name>]`` after sigma (the covariance of the free reference contrasts mapped
+        linearly, so its gating block has rank (K-1) * q).
     standard_errors : dict
         ``{"weights": (K,), "intercept": (K,), "coef": (K, p), "sigma": float or (K,)}``
         standard errors (NaN where unavailable; the last weight's by the delta method;
-        ``sigma`` absent when known).
+        ``sigma`` absent when known); the extended model adds ``"gating"`` (K, q) and
+        ``"fixed"`` (r,) (with gating, ``"weights"`` are the delta-method SEs of the average
+        prior membership).
     notes : tuple of str
         Numerical events of the data (extreme values of y) and of the returned start (each
         was also issued as a warning).
