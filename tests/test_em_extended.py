@@ -536,3 +536,20 @@ def test_summary_and_frame_show_the_new_parameters(all_fit):
     assert frame.loc["gating[1,concomitant_x0]", "estimate"] == res.gating_coef[1, 1]
     assert frame.loc["gating[1,concomitant_x0]", "term"] == "gating:concomitant_x0"
     assert "gating:concomitant_x0" in str(res.summary())
+
+
+def test_given_start_with_extended_parts_is_checked(plain_data):
+    X, y = plain_data
+    w0 = np.linspace(-1, 1, len(y))
+    start = {**_start(), "gating": [[0.0, 0.5], [0.0, -0.5]]}
+    res = fit_em(X, y, 2, sigma="shared", concomitant=w0, init=start, n_init=1,
+                 compute_se=False)  # fmt: skip
+    assert res.starts[0].init == "given"
+    with pytest.raises(ValueError, match=r"gating must have shape \(K, q\) = \(2, 2\)"):
+        fit_em(X, y, 2, sigma="shared", concomitant=w0, init={**_start(), "gating": [0.0, 1.0]})
+    with pytest.raises(ValueError, match="no fixed part"):
+        fit_em(X, y, 2, sigma="shared", concomitant=w0, init={**_start(), "fixed": [1.0]})
+    with pytest.raises(ValueError, match="unknown keys"):
+        fit_em(X, y, 2, sigma="shared", concomitant=w0, init={**_start(), "gamma": 1})
+    with pytest.raises(ValueError, match=r"coef must have shape"):
+        fit_em(X, y, 2, sigma="shared", concomitant=w0, init={**_start(), "coef": [[1, 2]] * 2})

@@ -27,6 +27,7 @@ import dataclasses
 import itertools
 import warnings
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -61,12 +62,17 @@ def _given(init: Any, design: Design, p: int, fit_intercept: bool, sigma0: np.nd
         _check_given_keys(init, design)
     get = init.get if isinstance(init, Mapping) else lambda n, d=None: getattr(init, n, d)
     k = len(get("weights"))
-    fake = dataclasses.make_dataclass("F", ["weights", "intercept", "coef", "sigma"])(
-        np.asarray(get("weights"), dtype=float),
-        np.zeros(k) if get("intercept") is None else get("intercept"),
-        np.asarray(get("coef"), dtype=float).reshape(k, -1),
-        sigma0 if get("sigma") is None else get("sigma"),
+    fake = SimpleNamespace(
+        weights=np.asarray(get("weights"), dtype=float),
+        intercept=np.zeros(k) if get("intercept") is None else get("intercept"),
+        coef=np.asarray(get("coef"), dtype=float).reshape(k, -1),
+        sigma=sigma0 if get("sigma") is None else get("sigma"),
     )
+    if fake.coef.shape[1] != p:
+        raise ValueError(
+            f"init's coef must have shape (K, n_features) = ({k}, {p}); got "
+            f"{np.shape(get('coef'))}."
+        )
     p0 = _from_fit(fake, dataclasses.replace(design, U=None), p, fit_intercept)
     fixed = get("fixed_coef", get("fixed"))
     gating = get("gating_coef", get("gating"))
