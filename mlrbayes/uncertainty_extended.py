@@ -231,21 +231,18 @@ def nan_extended_standard_errors(
     return None, names, se
 
 
-def _centring_map(D: int, idx_g: np.ndarray, k: int, keep: np.ndarray) -> np.ndarray:
-    """Linear map from the free vector (reference contrasts) to the reported one (all K
-    centred gating rows): ``gamma_k = theta_k - mean_l theta_l`` with ``theta_{K-1} = 0``."""
-    q = idx_g.shape[1]
-    before = np.flatnonzero(keep[: idx_g[0, 0]])
-    n_rep = D + q
-    A = np.zeros((n_rep, D))
+def _centring_map(D: int, g0: int, k: int, q: int) -> np.ndarray:
+    """Linear map from the free vector (reference contrasts, (K-1) q of them from position
+    ``g0``) to the reported one (all K centred gating rows): ``gamma_k = theta_k - mean_l
+    theta_l`` with ``theta_{K-1} = 0``. Shape (D + q, D); other entries pass through."""
+    A = np.zeros((D + q, D))
+    before = np.arange(g0)
     A[before, before] = 1.0
-    g0 = idx_g[0, 0]
     for kk in range(k):
         for j in range(q):
-            row = g0 + kk * q + j
             for ll in range(k - 1):
-                A[row, idx_g[ll, j]] = (kk == ll) - 1.0 / k
-    rest = np.arange(idx_g[-1, -1] + 1, D)
+                A[g0 + kk * q + j, g0 + ll * q + j] = (kk == ll) - 1.0 / k
+    rest = np.arange(g0 + (k - 1) * q, D)
     A[rest + q, rest] = 1.0
     return A
 
@@ -300,9 +297,9 @@ def extended_standard_errors(
         )
         return None, names, se
     D, idx_w, idx_beta, idx_s, idx_g, idx_f = _ext_layout(k, p, q, r, fit_intercept, sigma_setting)
-    if q and k > 1:
-        A = _centring_map(D, idx_g, k, np.ones(D, dtype=bool))
-        cov = A @ cov_free @ A.T
+    if q:  # the gating block in its centred form (zeros for K = 1)
+        g0 = int(idx_g[0, 0]) if k > 1 else D - r
+        cov = (A := _centring_map(D, g0, k, q)) @ cov_free @ A.T
     else:
         cov = cov_free
     with np.errstate(invalid="ignore"):

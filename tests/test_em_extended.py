@@ -553,3 +553,26 @@ def test_given_start_with_extended_parts_is_checked(plain_data):
         fit_em(X, y, 2, sigma="shared", concomitant=w0, init={**_start(), "gamma": 1})
     with pytest.raises(ValueError, match=r"coef must have shape"):
         fit_em(X, y, 2, sigma="shared", concomitant=w0, init={**_start(), "coef": [[1, 2]] * 2})
+
+
+def test_one_component_is_least_squares():
+    """K = 1 with gating, fixed predictors and weights: the weighted least-squares fit, the
+    ML sigma, gating 0, and SEs from sigma^2 (Z' V Z)^{-1} (the ML information), to 1e-8."""
+    data, _ = simulate_extended(300, [1.0], [[2.0]], 0.5, fixed=[1.5, -1.0], random_state=16)
+    v = np.random.default_rng(17).uniform(0.5, 2.0, size=300)
+    w0 = np.random.default_rng(18).normal(size=300)
+    res = fit_em(data.X, data.y, 1, sigma="shared", concomitant=w0, fixed=data.fixed,
+                 weights=v, n_init=2, random_state=0, tol=1e-14)  # fmt: skip
+    Z = np.column_stack([np.ones(300), data.X, data.fixed])
+    G = (Z * v[:, None]).T @ Z
+    beta = np.linalg.solve(G, Z.T @ (v * data.y))
+    s2 = np.sum(v * (data.y - Z @ beta) ** 2) / v.sum()
+    np.testing.assert_allclose(np.r_[res.intercept, res.coef[0], res.fixed_coef], beta, atol=1e-8)
+    assert res.sigma == pytest.approx(np.sqrt(s2), rel=1e-8)
+    np.testing.assert_array_equal(res.gating_coef, np.zeros((1, 2)))
+    se_beta = np.sqrt(np.diag(s2 * np.linalg.inv(G)))
+    se = res.standard_errors
+    np.testing.assert_allclose(np.r_[se["intercept"], se["coef"][0], se["fixed"]], se_beta,
+                               rtol=1e-6)  # fmt: skip
+    assert res.covariance.shape == (len(res.se_names),) * 2
+    assert res.n_parameters == 1 + 1 + 2 + 1
