@@ -11,7 +11,7 @@ import numpy as np
 
 from ._validation import check_random_state
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "simulate_extended"]
 
 
 def simulate(
@@ -142,3 +142,114 @@ def _design(n, X, p, x_low, x_high, rng) -> np.ndarray:
     if lo.ndim or hi.ndim or not lo < hi:
         raise ValueError(f"x_low must be a number below x_high; got {x_low!r} and {x_high!r}.")
     return rng.uniform(float(lo), float(hi), size=(rows, p))
+
+
+def simulate_extended(
+    n: int, intercept: Any, coef: Any, sigma: Any, *, weights: Any = None,
+    gating: Any = None, concomitant: Any = None, fixed: Any = None, U: Any = None,
+    group_size: int | None = None, x_low: float = -3.0, x_high: float = 3.0, X: Any = None,
+    random_state: Any = None,
+) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """Draw data from the extended model with a known truth.
+
+    ``P(z_u = k) = weights_k`` or ``softmax_k(w_u^T gamma_k)``; ``y_i | z_u = k ~ N(b_k +
+    c_k^T x_i + delta^T u_i, sigma_k^2)`` for every observation i of unit u (a group of
+    ``group_size`` consecutive rows, or the row itself).
+
+    Parameters
+    ----------
+    n : int
+        Number of observations (ignored when ``X`` is given).
+    intercept : array-like of shape (K,)
+    coef : array-like of shape (K, p) or (K,)
+    sigma : float or array-like of shape (K,)
+    weights : array-like of shape (K,), optional
+        Mixing weights (without ``gating``; default equal).
+    gating : array-like of shape (K, q), optional
+        Gating coefficients, first column the intercept (reported centred in the truth).
+    concomitant : array-like of shape (n, q-1), optional
+        Gating covariates (without the constant); default standard normal per unit (constant
+        within a group).
+    fixed : array-like of shape (r,), optional
+        Coefficients shared by all components.
+    U : array-like of shape (n, r), optional
+        Their predictors; default standard normal.
+    group_size : int, optional
+        Rows ``g*i .. g*i + g - 1`` form group i (the last may be smaller); all share a label.
+    x_low, x_high, X, random_state
+        As in :func:`simulate`.
+
+    Returns
+    -------
+    data : Dataset
+        With ``concomitant``, ``fixed`` and ``groups`` when requested.
+    truth : dict
+        ``weights`` (K,) (with gating: the average prior membership over units), ``intercept``,
+        ``coef`` (K, p), ``sigma`` (K,), ``gating`` (K, q) centred or None, ``fixed`` (r,) or
+        None, ``labels`` (n,) the component of each observation.
+
+    Examples
+    --------
+    >>> data, truth = simulate_extended(200, [0.0, 4.0], [[1.0], [-1.0]], 0.5,
+    ...                                 gating=[[0.0, 1.0], [0.0, -1.0]], random_state=0)
+    >>> data.concomitant_names, truth["gating"].sum(axis=0).tolist()
+    (('(Intercept)', 'concomitant_x0'), [0.0, 0.0])
+    """
+    from .spec import as_dataset
+
+    rng = check_random_state(random_state)
+    b = _finite_array(intercept, "intercept")
+    k = b.shape[0]
+    c = _finite_array(coef, "coef")
+    c = c[:, None] if c.ndim == 1 else c
+    s = np.broadcast_to(_finite_array(sigma, "sigma"), (k,)).astype(float)
+    if c.shape[0] != k or np.any(s <= 0):
+        raise ValueError(f"coef must have {k} rows and sigma be positive; got {c.shape}, {s}.")
+    Xa = _design(n, X, c.shape[1], x_low, x_high, rng)
+    rows = Xa.shape[0]
+    units = np.arange(rows) if group_size is None else np.arange(rows) // int(group_size)
+    n_units = int(units[-1]) + 1
+    parts: dict[str, Any] = {}
+    if gating is not None:
+        g = _finite_array(gating, "gating")
+        if g.ndim != 2 or g.shape[0] != k:
+            raise ValueError(f"gating must have shape ({k}, q); got {g.shape}.")
+        if concomitant is None:
+            W0 = rng.standard_normal((n_units, g.shape[1] - 1))[units]
+        else:
+            W0 = _finite_array(concomitant, "concomitant").reshape(rows, -1)
+        eta = np.column_stack([np.ones(rows), W0]) @ g.T
+        prior = np.exp(eta - eta.max(axis=1, keepdims=True))
+        prior /= prior.sum(axis=1, keepdims=True)
+        parts["concomitant"] = W0
+        g = g - g.mean(axis=0)
+    else:
+        w = np.full(k, 1.0 / k) if weights is None else _finite_array(weights, "weights")
+        if w.shape != (k,) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+            raise ValueError(f"weights must be {k} non-negative numbers summing to 1; got {w}.")
+        prior = np.broadcast_to(w, (rows, k))
+    first = np.unique(units, return_index=True)[1]
+    cdf = np.cumsum(prior[first], axis=1)
+    z_unit = np.minimum(np.sum(cdf <= rng.random(n_units)[:, None], axis=1), k - 1)
+    labels = z_unit[units]
+    y = b[labels] + np.einsum("ij,ij->i", Xa, c[labels]) + s[labels] * rng.standard_normal(rows)
+    delta = None
+    if fixed is not None:
+        delta = _finite_array(fixed, "fixed").reshape(-1)
+        Ua = rng.standard_normal((rows, delta.size)) if U is None else _finite_array(U, "U")
+        Ua = Ua.reshape(rows, delta.size)
+        y = y + Ua @ delta
+        parts["fixed"] = Ua
+    if group_size is not None:
+        parts["groups"] = units
+    data = as_dataset(Xa, y, **parts)
+    truth = {
+        "weights": prior[first].mean(axis=0),
+        "intercept": b,
+        "coef": c,
+        "sigma": s,
+        "gating": g if gating is not None else None,
+        "fixed": delta,
+        "labels": labels,
+    }
+    return data, truth

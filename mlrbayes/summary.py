@@ -155,14 +155,18 @@ def _se_vector(em: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(value, dtype=float), shape)
 
     sig_shape = (k,) if em.sigma_setting == "component" else ()
+    gating, fixed = getattr(em, "gating_coef", None), getattr(em, "fixed_coef", None)
     return _in_order(em, get("weights", (k,)), get("intercept", (k,)), get("coef", (k, p)),
-                     get("sigma", sig_shape))  # fmt: skip
+                     get("sigma", sig_shape),
+                     None if gating is None else get("gating", gating.shape),
+                     None if fixed is None else get("fixed", fixed.shape))  # fmt: skip
 
 
-def _in_order(em: Any, weights: Any, intercept: Any, coef: Any, sigma: Any) -> np.ndarray:
-    """Values in the order of ``em.param_names()``."""
+def _in_order(em: Any, weights: Any, intercept: Any, coef: Any, sigma: Any,
+              gating: Any = None, fixed: Any = None) -> np.ndarray:  # fmt: skip
+    """Values in the order of ``em.param_names()`` (gating and fixed: extended model)."""
     return flatten(weights, intercept, coef, sigma, fit_intercept=em.fit_intercept,
-                   sigma_setting=em.sigma_setting)  # fmt: skip
+                   sigma_setting=em.sigma_setting, gating=gating, fixed=fixed)  # fmt: skip
 
 
 def em_frame(em: Any) -> pd.DataFrame:
@@ -182,13 +186,21 @@ def em_frame(em: Any) -> pd.DataFrame:
         parameters, see the module docstring) and wherever the SE is unavailable.
     """
     names = em.param_names()
-    est = _in_order(em, em.weights, em.intercept, em.coef, em.sigma)
+    est = _in_order(em, em.weights, em.intercept, em.coef, em.sigma,
+                    getattr(em, "gating_coef", None), getattr(em, "fixed_coef", None))  # fmt: skip
     se = _se_vector(em)
     component, term = [], []
     for name in names:
         head, _, rest = name.partition("[")
         parts = rest.rstrip("]").split(",", 1) if rest else []
+        if head == "fixed":  # extended model: shared coefficient, gating[k,<name>]
+            component.append(-1)
+            term.append(parts[0])
+            continue
         component.append(int(parts[0]) if parts else -1)
+        if head == "gating":
+            term.append(f"gating:{parts[1]}")
+            continue
         term.append({"weights": "weight"}.get(head, parts[1] if head == "coef" else head))
     frame = pd.DataFrame(
         {"component": component, "term": term, "estimate": est, "se": se}, index=names

@@ -39,7 +39,9 @@ from .spec import as_dataset
 
 __all__ = [
     "SingularInformationWarning",
+    "check_sigma_setting",
     "free_param_names",
+    "invert_information",
     "nan_standard_errors",
     "observation_scores",
     "observed_information",
@@ -64,7 +66,7 @@ class SingularInformationWarning(UserWarning):
     """
 
 
-def _check_setting(sigma_setting: Any) -> str:
+def check_sigma_setting(sigma_setting: Any) -> str:
     if sigma_setting not in _SIGMA_SETTINGS:
         raise ValueError(
             f"sigma_setting={sigma_setting!r} is not one of {list(_SIGMA_SETTINGS)}; use 'known' "
@@ -87,7 +89,7 @@ def free_param_names(n_components: int, feature_names: Sequence[str], *,
     >>> free_param_names(2, ["x"], sigma_setting="shared")
     ['weights[0]', 'intercept[0]', 'intercept[1]', 'coef[0,x]', 'coef[1,x]', 'sigma']
     """
-    _check_setting(sigma_setting)
+    check_sigma_setting(sigma_setting)
     names = param_names(
         n_components, list(feature_names), fit_intercept=fit_intercept, sigma=sigma_setting
     )
@@ -173,7 +175,7 @@ def observed_information(
         (:func:`free_param_names`). Entries are ``inf``/``nan`` when a weight is 0 or a sigma
         is 0.
     """
-    sigma_setting = _check_setting(sigma_setting)
+    sigma_setting = check_sigma_setting(sigma_setting)
     Xa, ya, w, b, c, s = _prepare(
         X, y, weights, intercept, coef, sigma, fit_intercept, sigma_setting
     )
@@ -286,7 +288,7 @@ def nan_standard_errors(k: int, p: int, fit_intercept: bool, sigma_setting: str)
     return out
 
 
-def _invert(info: np.ndarray, names: list[str]) -> tuple[np.ndarray | None, str]:
+def invert_information(info: np.ndarray, names: list[str]) -> tuple[np.ndarray | None, str]:
     """Inverse of a symmetric positive definite matrix, or ``(None, reason)``."""
     if not np.all(np.isfinite(info)):
         return None, "it has infinite or undefined entries (a weight or a sigma is 0)"
@@ -369,7 +371,7 @@ def standard_errors(
         sigma_setting = sigma_setting or getattr(est, "sigma_setting", None)
         feature_names = feature_names or getattr(est, "feature_names", None)
     fit_intercept = True if fit_intercept is None else fit_intercept
-    sigma_setting = _check_setting(sigma_setting or "known")
+    sigma_setting = check_sigma_setting(sigma_setting or "known")
     params = (weights, intercept, coef, sigma)
     info = observed_information(
         X, y, *params, fit_intercept=fit_intercept, sigma_setting=sigma_setting
@@ -387,7 +389,7 @@ def standard_errors(
     names = free_param_names(
         k, feature_names, fit_intercept=fit_intercept, sigma_setting=sigma_setting
     )
-    cov, reason = _invert(info, names)
+    cov, reason = invert_information(info, names)
     if cov is None:
         warnings.warn(
             f"the observed information matrix is singular or not positive definite ({reason}); "

@@ -55,3 +55,44 @@ def test_integral_float_n_and_given_X():
     Xg = np.linspace(-1, 1, 7)
     _, y2, _ = simulate(None, [1.0], [2.0], [3.0], 1e-9, X=Xg, random_state=0)
     np.testing.assert_allclose(y2, 2.0 + 3.0 * Xg, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- extended model
+def test_simulate_extended_follows_the_truth():
+    """Labels follow the gating softmax (per group), y the lines plus delta^T u: checked on
+    n = 40,000 rows in groups of 2 (20,000 groups) against the known probabilities."""
+    from mlrbayes.simulate import simulate_extended
+
+    gating = [[0.5, 1.0], [-0.5, -1.0]]
+    data, truth = simulate_extended(
+        40000, [0.0, 3.0], [[1.0], [-1.0]], [0.5, 1.0], gating=gating, fixed=[2.0],
+        group_size=2, random_state=0,
+    )  # fmt: skip
+    z, g = truth["labels"], data.groups
+    assert data.n_groups == 20000 and np.all(z[0::2] == z[1::2])  # one label per group
+    assert np.all(data.concomitant[0::2] == data.concomitant[1::2])
+    np.testing.assert_allclose(truth["gating"], [[0.5, 1.0], [-0.5, -1.0]])  # already centred
+    # P(z = 0 | w) = logistic(2 * (0.5 + w)): mean predicted vs observed share, 20,000 groups
+    w = data.concomitant[0::2, 1]
+    p0 = 1 / (1 + np.exp(-2 * (0.5 + w)))
+    share = np.mean(z[0::2] == 0)
+    assert abs(share - p0.mean()) < 4 * np.sqrt(p0.mean() * (1 - p0.mean()) / 20000)
+    assert truth["weights"][0] == pytest.approx(p0.mean(), abs=1e-12)
+    mu = np.where(z == 0, data.X[:, 0], 3.0 - data.X[:, 0]) + 2.0 * data.fixed[:, 0]
+    assert np.std((data.y - mu)[z == 0]) == pytest.approx(0.5, rel=0.03)
+    assert np.std((data.y - mu)[z == 1]) == pytest.approx(1.0, rel=0.03)
+    assert g.max() == 19999
+
+
+def test_simulate_extended_plain_parts_and_errors():
+    from mlrbayes.simulate import simulate_extended
+
+    data, truth = simulate_extended(50, [0.0, 1.0], [1.0, 2.0], 0.3, random_state=1)
+    assert data.is_plain and truth["gating"] is None and truth["fixed"] is None
+    np.testing.assert_allclose(truth["weights"], [0.5, 0.5])
+    again, _ = simulate_extended(50, [0.0, 1.0], [1.0, 2.0], 0.3, random_state=1)
+    np.testing.assert_array_equal(data.y, again.y)
+    with pytest.raises(ValueError, match=r"gating must have shape \(2, q\)"):
+        simulate_extended(50, [0.0, 1.0], [1.0, 2.0], 0.3, gating=[1.0, 2.0])
+    with pytest.raises(ValueError, match="weights must be 2 non-negative"):
+        simulate_extended(50, [0.0, 1.0], [1.0, 2.0], 0.3, weights=[0.5, 0.6])

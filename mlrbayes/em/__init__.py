@@ -32,6 +32,14 @@ Modules, in the order the data flow through them:
   predictive intervals, prior membership and membership given the response, draws); the
   prediction methods of :class:`EMResult` call it.
 
+The extended model (gating covariates, fixed coefficients, groups, observation weights; issue
+14) has its own loop, reached from :func:`fit_em` when the data have any of these parts:
+
+* :mod:`~mlrbayes.em.gating` — the gating M-step (penalised multinomial logit, Newton);
+* :mod:`~mlrbayes.em.extended` — E-step on units, joint least-squares M-step, the loop;
+* :mod:`~mlrbayes.em.extended_fit` — starts (from the plain fit), census, order, result;
+* :mod:`~mlrbayes.em.predict_extended` — predictions that need the new parts.
+
 Pure NumPy/SciPy; it never imports PyMC.
 """
 

@@ -22,7 +22,7 @@ from .._validation import (
     check_sigma,
 )
 from ..progress import StartsProgress, resolve_progressbar
-from ..spec import Dataset, ModelSpec, as_dataset, sigma_setting
+from ..spec import Dataset, ModelSpec, resolve_dataset, sigma_setting
 from ..uncertainty import free_param_names, nan_standard_errors, standard_errors
 from .census import census
 from .engine import InMemoryEngine
@@ -46,8 +46,8 @@ __all__ = ["fit_em"]
 
 def fit_em(
     X: Any,
-    y: Any,
-    n_components: int,
+    y: Any = None,
+    n_components: int | None = None,
     *,
     sigma: float | str | np.ndarray,
     fit_intercept: bool = True,
@@ -62,7 +62,9 @@ def fit_em(
     compute_se: bool = True,
     order: str = "weight",
     progressbar: bool | None = None,
-) -> EMResult:
+    data: Any = None, concomitant: Any = None, fixed: Any = None, groups: Any = None,
+    weights: Any = None,
+) -> EMResult:  # fmt: skip
     """Fit a mixture of linear regressions by EM from several starts.
 
     Parameters
@@ -138,6 +140,28 @@ def fit_em(
         A one-line bar over the starts on stderr, shown once they have taken more than two
         seconds. Default: when someone is watching (stderr is a terminal, or a notebook; see
         :mod:`mlrbayes.progress`).
+    data : pandas.DataFrame, optional
+        Where a formula ``X = "y ~ x1 + x2"`` and column names of the arguments below are
+        looked up (:func:`mlrbayes.spec.resolve_dataset`).
+    concomitant : array-like of shape (n_samples, q0), str or None
+        Gating covariates: prior membership ``softmax_k(w^T gamma_k)`` with ``w`` these
+        columns after a constant 1. The gating M-step is a few Newton steps of the
+        multinomial logit with a small ridge on the non-intercept coefficients
+        (:mod:`mlrbayes.em.gating`: ``1e-4 * N * Var(w_j)``, which keeps them finite when a
+        covariate separates the components).
+    fixed : array-like of shape (n_samples, r), str or None
+        Predictors whose coefficients ``delta`` are the same in every component (solved
+        jointly with the component lines in one weighted least-squares M-step).
+    groups : array-like of shape (n_samples,), str or None
+        Group labels: all observations of a group share one component (memberships from the
+        group's summed log-densities).
+    weights : array-like of shape (n_samples,), str or None
+        Positive replication weights: each observation's (group's) log-likelihood term is
+        multiplied by its weight (weight 2 == the row twice), in the E- and the M-step.
+
+        With any of these four the extended EM of :mod:`mlrbayes.em.extended_fit` runs
+        (starts from the plain fit's optima plus random starts); without them, the plain
+        model below, unchanged.
 
     Returns
     -------
@@ -201,8 +225,17 @@ def fit_em(
     >>> [(round(o.loglik, 1), o.count) for o in res.optima]  # census: all 10 starts agree
     [(-406.3, 10)]
     """
-    data = as_dataset(X, y)
+    data = resolve_dataset(
+        X, y, data=data, concomitant=concomitant, fixed=fixed, groups=groups, weights=weights
+    )
+    if n_components is None:
+        raise TypeError("n_components is required: pass the number of components K >= 1.")
     spec = _check_model(data, n_components, sigma, fit_intercept)
+    if not data.is_plain:
+        return _fit_extended(
+            data, spec, n_init, init, tol, max_iter, random_state, min_weight,
+            min_sigma_ratio, compute_se, order,
+        )  # fmt: skip
     n_init = check_positive_int(n_init, "n_init")
     cfg = _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, spec.sigma_setting)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
@@ -256,6 +289,35 @@ def fit_em(
 _FROM_BEST_START = (
     "weights intercept coef sigma loglik loglik_trace n_iter converged degenerate".split()
 )
+
+
+def _fit_extended(data, spec, n_init, init, tol, max_iter, random_state, min_weight,
+                  min_sigma_ratio, compute_se, order) -> EMResult:  # fmt: skip
+    """The extended model (gating, fixed, groups, weights): :mod:`mlrbayes.em.extended_fit`."""
+    from .extended import LoopConfig
+    from .extended_fit import fit_extended
+
+    n_init = check_positive_int(n_init, "n_init")
+    cfg = _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, spec.sigma_setting)
+    order = check_order(order)
+    if isinstance(init, str):
+        check_init(init, spec.n_components, data.n_features, spec.fit_intercept)
+    rngs = check_random_state(random_state).spawn(n_init + 1)
+    data_notes = check_scale(data.X, data.y, data.feature_names, data.target_name)
+    for note in data_notes:
+        warnings.warn(note + ".", NumericalWarning, stacklevel=3)
+    usual = data.y[~extreme_rows(data.y)]
+    top = float(np.max(np.abs(usual if usual.size else data.y)))
+    ext_cfg = LoopConfig(
+        cfg.mode, cfg.tol, cfg.max_iter, cfg.min_weight, cfg.min_sigma_ratio,
+        sigma_floor=16.0 * np.finfo(float).eps * top,
+    )  # fmt: skip
+    res = fit_extended(
+        data, spec, ext_cfg, n_init=n_init, init=init, rngs=rngs, compute_se=compute_se,
+        order=order, notes=data_notes,
+    )  # fmt: skip
+    _warn_census(res.optima, n_init)
+    return res
 
 
 # ----------------------------------------------------------------------------- checks

@@ -37,8 +37,10 @@ from .._validation import check_random_state
 
 __all__ = [
     "MEMBERSHIP_RENAMED",
+    "check_component",
     "component_means",
     "component_sds",
+    "interval_from",
     "mean_loglik",
     "membership",
     "mixture_cdf",
@@ -47,6 +49,7 @@ __all__ = [
     "predict_interval",
     "prior_membership",
     "sample",
+    "sample_from",
 ]
 
 
@@ -109,11 +112,11 @@ def mixture_mean(fit: FittedMixture, X: np.ndarray, component: Any = None) -> np
     mu = component_means(fit, X)
     if component is None:
         return np.einsum("nk,nk->n", mu, prior_membership(fit, X))
-    k = _check_component(component, mu.shape[1])
+    k = check_component(component, mu.shape[1])
     return mu[:, k].copy()
 
 
-def _check_component(component: Any, n_components: int) -> int:
+def check_component(component: Any, n_components: int) -> int:
     if (
         isinstance(component, bool)
         or not isinstance(component, numbers.Integral)
@@ -202,12 +205,18 @@ def predict_interval(fit: FittedMixture, X: np.ndarray, level: Any = 0.95) -> np
     The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the fitted mixture at ``x``
     (parameters treated as known: estimation uncertainty is not included).
     """
+    return interval_from(
+        component_means(fit, X), component_sds(fit), prior_membership(fit, X), level
+    )
+
+
+def interval_from(means: np.ndarray, sds: np.ndarray, prior: np.ndarray, level: Any) -> np.ndarray:
+    """:func:`predict_interval` from each row's component means (n, K), the sds (K,) and the
+    prior membership (n, K) (the extended model supplies its own)."""
     if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
         raise ValueError(f"level must be a number strictly between 0 and 1; got {level!r}.")
     probs = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
-    return mixture_quantiles(
-        component_means(fit, X), component_sds(fit), prior_membership(fit, X), probs
-    )
+    return mixture_quantiles(means, sds, prior, probs)
 
 
 def sample(
@@ -219,14 +228,23 @@ def sample(
     row (with constant weights, the same draws as ``rng.choice(K, n, p=weights)``), then
     ``y = mu_label + s_label * N(0, 1)``.
     """
+    return sample_from(
+        component_means(fit, X), component_sds(fit), prior_membership(fit, X), random_state
+    )
+
+
+def sample_from(
+    means: np.ndarray, sds: np.ndarray, prior: np.ndarray, random_state: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sample` from each row's component means (n, K), sds (K,) and prior (n, K)."""
     rng = check_random_state(random_state)
-    n = X.shape[0]
-    cdf = np.cumsum(prior_membership(fit, X), axis=1)
+    n = means.shape[0]
+    cdf = np.cumsum(prior, axis=1)
     cdf /= cdf[:, -1:]
     u = rng.random(n)
     labels = np.minimum(np.sum(cdf <= u[:, None], axis=1), cdf.shape[1] - 1)
-    mu = component_means(fit, X)[np.arange(n), labels]
-    y = mu + component_sds(fit)[labels] * rng.standard_normal(n)
+    mu = means[np.arange(n), labels]
+    y = mu + sds[labels] * rng.standard_normal(n)
     return y, labels
 
 

@@ -13,6 +13,7 @@ from .._validation import check_X
 from ..params import model_param_names
 from ..spec import Dataset, as_dataset
 from . import predict as _predict
+from . import predict_extended as _pext
 
 __all__ = [
     "CensusWarning",
@@ -73,6 +74,10 @@ class StartResult:
     saddle : bool
         The start ended with all components equal (the K = 1 fit: a saddle, not an optimum)
         even after perturbations; never returned as the estimate while another start exists.
+    gating_coef : ndarray of shape (K, q) or None
+        Centred gating coefficients (gating models only).
+    fixed_coef : ndarray of shape (r,) or None
+        Coefficients shared by all components (models with fixed predictors only).
     """
 
     start: int
@@ -90,6 +95,8 @@ class StartResult:
     notes: tuple[str, ...] = ()
     decreased: bool = False
     saddle: bool = False
+    gating_coef: np.ndarray | None = None
+    fixed_coef: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,8 @@ class Optimum:
         density at every row): more than one means a duplicated component whose split is free.
     saddle : bool
         All components equal: the symmetric point, not an optimum (listed apart).
+    gating_coef, fixed_coef : ndarray or None
+        As in :class:`StartResult`.
     """
 
     loglik: float
@@ -124,6 +133,8 @@ class Optimum:
     degenerate: bool
     n_variants: int = 1
     saddle: bool = False
+    gating_coef: np.ndarray | None = None
+    fixed_coef: np.ndarray | None = None
 
     @property
     def identified(self) -> bool:
@@ -169,11 +180,17 @@ class EMResult:
         ``se_names``; ``None`` if it could not be computed (a warning says why).
     se_names : list of str
         Names of the free parameters (the first K-1 weights, intercepts, coefs, sigma when
-        estimated), in the order of ``covariance``.
+        estimated), in the order of ``covariance``. Extended model
+        (:func:`mlrbayes.uncertainty_extended.extended_free_param_names`): then
+        ``fixed[<name>]`` last; with gating no weights but all K * q centred
+        ``gating[k,<name>]`` after sigma (the covariance of the free reference contrasts mapped
+        linearly, so its gating block has rank (K-1) * q).
     standard_errors : dict
         ``{"weights": (K,), "intercept": (K,), "coef": (K, p), "sigma": float or (K,)}``
         standard errors (NaN where unavailable; the last weight's by the delta method;
-        ``sigma`` absent when known).
+        ``sigma`` absent when known); the extended model adds ``"gating"`` (K, q) and
+        ``"fixed"`` (r,) (with gating, ``"weights"`` are the delta-method SEs of the average
+        prior membership).
     notes : tuple of str
         Numerical events of the data (extreme values of y) and of the returned start (each
         was also issued as a warning).
@@ -182,6 +199,24 @@ class EMResult:
         convergence, one per ``n_init``).
     order : {"weight", "intercept", "none"}
         The order of the components (see :mod:`mlrbayes.em.order`).
+    gating_coef : ndarray of shape (K, q) or None
+        Gating coefficients of ``P(z = k | w) = softmax_k(w^T gamma_k)``, centred (rows sum to
+        0: relabelling permutes the rows); ``None`` without concomitant covariates. Then
+        ``weights`` is the average prior membership over units (weighted).
+    concomitant_names : list of str
+        Names of the gating columns (``"(Intercept)"`` first); empty without gating.
+    fixed_coef : ndarray of shape (r,) or None
+        Coefficients shared by all components; ``None`` without fixed predictors.
+    fixed_names : list of str
+    n_groups : int or None
+        G, the number of groups (units sharing one component), or ``None``.
+    group_labels : list of str
+    weighted : bool
+        Whether observation (replication) weights were given.
+    group_codes : ndarray of shape (n_samples,) or None
+        The group of each observation (codes ``0..G-1``).
+    unit_weights : ndarray of shape (n_units,) or None
+        Each unit's weight (``None``: all 1).
     """
 
     weights: np.ndarray
@@ -207,6 +242,15 @@ class EMResult:
     notes: tuple[str, ...] = ()
     n_screened: int = 0
     order: str = "none"
+    gating_coef: np.ndarray | None = None
+    concomitant_names: list[str] = field(default_factory=list)
+    fixed_coef: np.ndarray | None = None
+    fixed_names: list[str] = field(default_factory=list)
+    n_groups: int | None = None
+    group_labels: list[str] = field(default_factory=list)
+    weighted: bool = False
+    group_codes: np.ndarray | None = None
+    unit_weights: np.ndarray | None = None
 
     # ------------------------------------------------------------------ census completeness
     @property
@@ -238,14 +282,40 @@ class EMResult:
 
     @property
     def n_parameters(self) -> int:
-        """Number of free parameters: K-1 weights, K intercepts (if fitted), K*p slopes, sigma."""
+        """Number of free parameters: K-1 weights (with gating (K-1)*q gating coefficients
+        instead), K intercepts (if fitted), K*p slopes, r fixed coefficients, the sigmas."""
         k, p = self.n_components, self.n_features
-        d = (k - 1) + k * p + (k if self.fit_intercept else 0)
+        mixing = (k - 1) if self.gating_coef is None else (k - 1) * self.gating_coef.shape[1]
+        d = mixing + k * p + (k if self.fit_intercept else 0)
+        d += 0 if self.fixed_coef is None else self.fixed_coef.shape[0]
         if self.sigma_setting == "shared":
             d += 1
         elif self.sigma_setting == "component":
             d += k
         return d
+
+    @property
+    def is_plain(self) -> bool:
+        """True without gating, fixed coefficients, groups and weights (today's model)."""
+        parts = (self.gating_coef, self.fixed_coef, self.n_groups)
+        return all(part is None for part in parts) and not self.weighted
+
+    @property
+    def n_bic(self) -> float:
+        """The ``n`` of BIC: the number of observations, or the sum of the observation
+        weights when weighted (also with groups).
+
+        This is R flexmix's choice (its ``nobs`` is the number of rows of the posterior, one
+        per observation, or the sum of the weights; file ``R/infocrit.R``; its vignette's
+        grouped NPreg fit prints BIC 1170.815 = -2 (-561.5651) + 9 log 200), so BICs can be
+        compared with flexmix's. With groups the number of independent units is G, which
+        would penalise less; we keep the observation count for comparability.
+        """
+        if self.unit_weights is None:
+            return float(self.n_samples)
+        if self.group_codes is None:
+            return float(self.unit_weights.sum())
+        return float(self.unit_weights[self.group_codes].sum())
 
     @property
     def aic(self) -> float:
@@ -254,19 +324,31 @@ class EMResult:
 
     @property
     def bic(self) -> float:
-        """Bayesian information criterion, ``-2 loglik + d log n``."""
-        return -2.0 * self.loglik + self.n_parameters * np.log(self.n_samples)
+        """Bayesian information criterion, ``-2 loglik + d log n`` (``n``: :attr:`n_bic`)."""
+        return -2.0 * self.loglik + self.n_parameters * np.log(self.n_bic)
+
+    @property
+    def unit_responsibilities(self) -> np.ndarray:
+        """Membership probabilities per unit (group, or observation), shape (n_units, K)."""
+        if self.group_codes is None:
+            return self.responsibilities
+        first = np.zeros(self.n_groups, dtype=np.intp)
+        first[self.group_codes[::-1]] = np.arange(self.group_codes.size)[::-1]
+        return self.responsibilities[first]
 
     @property
     def icl(self) -> float:
         """Integrated completed likelihood (Biernacki, Celeux & Govaert 2000), BIC form.
 
-        ``BIC + 2 * entropy`` with entropy ``-sum_ik gamma_ik log gamma_ik``: it penalises
-        components that overlap (uncertain memberships). Smaller is better, like AIC and BIC.
+        ``BIC + 2 * entropy`` with entropy ``-sum_u v_u sum_k gamma_uk log gamma_uk`` over
+        units (groups, or observations) with their weights: it penalises components that
+        overlap (uncertain memberships). Smaller is better, like AIC and BIC.
         """
-        g = self.responsibilities
+        g = self.unit_responsibilities
         with np.errstate(divide="ignore", invalid="ignore"):
-            ent = -np.sum(np.where(g > 0, g * np.log(g), 0.0))
+            ent_u = -np.sum(np.where(g > 0, g * np.log(g), 0.0), axis=1)
+        v = self.unit_weights
+        ent = ent_u.sum() if v is None else ent_u @ v
         return self.bic + 2.0 * float(ent)
 
     def param_names(self) -> list[str]:
@@ -292,12 +374,22 @@ class EMResult:
         self._check_new_X(data)
         return data
 
-    def predict_proba(self, X, y=None) -> np.ndarray:
+    def _extended(self, X, y=None, need=("concomitant", "fixed"), **parts) -> Dataset | None:
+        """New data for an extended model (or extras given): checked by
+        :func:`mlrbayes.em.predict_extended.check_new_data`; ``None`` for the plain path."""
+        given = {k: v for k, v in parts.items() if v is not None}
+        has = {"concomitant": self.gating_coef is not None, "fixed": self.fixed_coef is not None}
+        if not given and not any(has[n] for n in need):
+            return None
+        return _pext.check_new_data(self, X, y, need=need, **given)
+
+    def predict_proba(self, X, y=None, *, concomitant=None) -> np.ndarray:
         """Prior membership probabilities of new rows, shape (n, K).
 
         Which component an observation at ``X`` (n, p) will come from before its response is
-        seen: the weights, repeated for every row. For membership *given the response* use
-        :meth:`membership`.
+        seen: the weights, repeated for every row; in a gating model
+        ``softmax_k(w^T gamma_k)`` of the rows' gating covariates ``concomitant`` (n, q-1),
+        which are then required. For membership *given the response* use :meth:`membership`.
 
         .. deprecated:: 0.2
             ``predict_proba(X, y)`` (and ``predict_proba(dataset)``) returned membership given
@@ -306,26 +398,35 @@ class EMResult:
         """
         if y is not None or isinstance(X, Dataset):
             warnings.warn(_predict.MEMBERSHIP_RENAMED, FutureWarning, stacklevel=2)
-            return self.membership(X, y)
-        return _predict.prior_membership(self, self._check_new_X(X))
+            return self.membership(X, y, concomitant=concomitant)
+        if self.gating_coef is None and concomitant is None:
+            return _predict.prior_membership(self, self._check_new_X(X))
+        data = _pext.check_new_data(self, X, concomitant=concomitant, need=("concomitant",))
+        return _pext.prior(self, data)
 
-    def membership(self, X, y=None) -> np.ndarray:
+    def membership(self, X, y=None, *, concomitant=None, fixed=None, groups=None) -> np.ndarray:
         """Membership probabilities given the response, shape (n, K); rows sum to 1.
 
         The posterior probability that observation ``(x_i, y_i)`` came from component k at the
         fitted parameters (the E-step's responsibilities for new data). ``X`` of shape (n, p) and
-        ``y`` of shape (n,), or a :class:`~mlrbayes.spec.Dataset`.
+        ``y`` of shape (n,), or a :class:`~mlrbayes.spec.Dataset`. A gating model needs
+        ``concomitant`` and a model with fixed coefficients ``fixed``; with ``groups`` each
+        observation gets its group's membership.
         """
-        data = self._check_new_data(X, y)
-        return _predict.membership(self, data.X, data.y)
+        data = self._extended(X, y, concomitant=concomitant, fixed=fixed, groups=groups)
+        if data is None:
+            data = self._check_new_data(X, y)
+            return _predict.membership(self, data.X, data.y)
+        return _pext.membership(self, data)
 
-    def predict(self, X, component: int | None = None) -> np.ndarray:
+    def predict(self, X, component: int | None = None, *, concomitant=None, fixed=None):
         """Mixture mean ``sum_k pi_k (b_k + c_k^T x)``, or one component's line; shape (n,).
 
         The mixture mean is a poor summary when the lines cross or lie far apart: it falls
         between the lines, where few observations are. Look at :meth:`predict_components`
         (every line), :meth:`predict_interval` (where new responses fall) or
-        ``predict(X, component=k)``.
+        ``predict(X, component=k)``. A model with fixed coefficients adds ``delta^T u`` (pass
+        ``fixed``); a gating model weights by ``pi_k(w)`` (pass ``concomitant``).
 
         Parameters
         ----------
@@ -333,30 +434,57 @@ class EMResult:
         component : int or None
             ``None`` (default) for the mixture mean; ``k`` for line k alone.
         """
-        return _predict.mixture_mean(self, self._check_new_X(X), component)
+        data = self._extended(X, concomitant=concomitant, fixed=fixed)
+        if data is None:
+            return _predict.mixture_mean(self, self._check_new_X(X), component)
+        mu = _pext.component_means(self, data)
+        if component is None:
+            return np.einsum("nk,nk->n", mu, _pext.prior(self, data))
+        return mu[:, _predict.check_component(component, mu.shape[1])].copy()
 
-    def predict_components(self, X) -> np.ndarray:
-        """Every component's regression line at each row, ``b_k + c_k^T x``, shape (n, K)."""
-        return _predict.component_means(self, self._check_new_X(X))
+    def predict_components(self, X, *, fixed=None) -> np.ndarray:
+        """Every component's regression line at each row, ``b_k + c_k^T x`` (``+ delta^T u``
+        with fixed coefficients), shape (n, K)."""
+        data = self._extended(X, fixed=fixed, need=("fixed",))
+        if data is None:
+            return _predict.component_means(self, self._check_new_X(X))
+        return _pext.component_means(self, data)
 
-    def predict_interval(self, X, level: float = 0.95) -> np.ndarray:
+    def predict_interval(self, X, level: float = 0.95, *, concomitant=None, fixed=None):
         """Central predictive interval for a new response at each row, shape (n, 2).
 
         Columns are the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the fitted
         mixture ``sum_k pi_k N(b_k + c_k^T x, sigma_k^2)`` (found by bisection of its CDF). The
         parameters are taken as known: the interval leaves out their estimation uncertainty.
-        With well-separated lines the interval covers the gap between them.
+        With well-separated lines the interval covers the gap between them. Gating and fixed
+        coefficients as in :meth:`predict`.
         """
-        return _predict.predict_interval(self, self._check_new_X(X), level)
+        data = self._extended(X, concomitant=concomitant, fixed=fixed)
+        if data is None:
+            return _predict.predict_interval(self, self._check_new_X(X), level)
+        mu, pri = _pext.component_means(self, data), _pext.prior(self, data)
+        return _predict.interval_from(mu, self._sigma_k(), pri, level)
 
-    def sample(self, X, random_state=None) -> tuple[np.ndarray, np.ndarray]:
-        """Draw new responses at ``X``: returns ``(y, labels)``, each of shape (n,)."""
-        return _predict.sample(self, self._check_new_X(X), random_state)
+    def sample(self, X, random_state=None, *, concomitant=None, fixed=None):
+        """Draw new responses at ``X``: returns ``(y, labels)``, each of shape (n,).
 
-    def score(self, X, y=None) -> float:
-        """Mean log-likelihood per observation of ``(X, y)`` (or of a ``Dataset``)."""
-        data = self._check_new_data(X, y)
-        return _predict.mean_loglik(self, data.X, data.y)
+        Gating and fixed coefficients as in :meth:`predict` (labels from each row's prior)."""
+        data = self._extended(X, concomitant=concomitant, fixed=fixed)
+        if data is None:
+            return _predict.sample(self, self._check_new_X(X), random_state)
+        mu, pri = _pext.component_means(self, data), _pext.prior(self, data)
+        return _predict.sample_from(mu, self._sigma_k(), pri, random_state)
+
+    def score(self, X, y=None, *, concomitant=None, fixed=None, groups=None, weights=None):
+        """Mean log-likelihood per observation of ``(X, y)`` (or of a ``Dataset``); with
+        weights, per unit of weight."""
+        data = self._extended(
+            X, y, concomitant=concomitant, fixed=fixed, groups=groups, weights=weights
+        )
+        if data is None:
+            data = self._check_new_data(X, y)
+            return _predict.mean_loglik(self, data.X, data.y)
+        return _pext.mean_loglik(self, data)
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
