@@ -178,8 +178,8 @@ def write_pages(srcdir: Path) -> list[str]:
     out.mkdir(exist_ok=True)
     listing = public_names()
     mods = [m for m in listing if m]
-    index = _page("", listing[""]).replace("``mlrbayes``\n", "API reference: ``mlrbayes``\n", 1)
-    index = index.replace("=" * len("``mlrbayes``"), "=" * len("API reference: ``mlrbayes``"), 1)
+    index = _page("", listing[""]).replace("``mlrbayes``\n", "API reference\n", 1)
+    index = index.replace("=" * len("``mlrbayes``"), "=" * len("API reference"), 1)
     index += "\n".join(
         [
             "",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import sys
 import tempfile
 import time
@@ -41,6 +42,25 @@ def execute(path: Path, out_dir: Path) -> nbformat.NotebookNode:
             if out.output_type == "error":
                 raise RuntimeError(f"{path.name}: a cell failed: {out.ename}: {out.evalue}")
     return book
+
+
+def _is_empty(output) -> bool:
+    """A display with no visible content (a finished terminal progress bar leaves an empty
+    ``<pre>`` and an empty text/plain behind)."""
+    if output.get("output_type") != "display_data":
+        return False
+    data = output.get("data", {})
+    text = "".join(data.get("text/plain", ""))
+    html = "".join(data.get("text/html", ""))
+    bare = re.sub(r"<[^>]*>", "", html)
+    return set(data) <= {"text/plain", "text/html"} and not text.strip() and not bare.strip()
+
+
+def drop_empty_outputs(book: nbformat.NotebookNode) -> None:
+    """Remove the empty displays from every code cell (they render as blank boxes)."""
+    for cell in book.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if not _is_empty(o)]
 
 
 def save_figures(stem: str, book: nbformat.NotebookNode) -> int:
@@ -71,6 +91,7 @@ def main(names: list[str]) -> None:
             # Execution metadata (timestamps) would make every refresh a diff of every cell.
             for cell in book.cells:
                 cell.metadata.pop("execution", None)
+            drop_empty_outputs(book)
             nbformat.write(book, STORED / path.name)
             n_fig = save_figures(path.stem, book)
             print(f"{path.name}: {time.perf_counter() - start:.0f} s, {n_fig} figures")
