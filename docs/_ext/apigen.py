@@ -92,27 +92,39 @@ def public_names() -> dict[str, list[tuple[str, str, str]]]:
     ``home`` is the dotted module (without ``mlrbayes``; "" for the package) whose page documents
     the object, under ``home_name`` (another name when the module exports an alias).
     """
-    import mlrbayes
-
     modules = ["", *documented_modules()]
-    homes: dict[int, tuple[str, str]] = {}
-    listing: dict[str, list[tuple[str, str]]] = {}
+    exports: dict[str, list[tuple[str, object]]] = {}
+    places: dict[tuple, list[tuple[str, str]]] = {}  # object key -> [(module, name), ...]
     for mod in modules:
         module = importlib.import_module("mlrbayes" + (f".{mod}" if mod else ""))
-        rows = []
-        for name in module.__all__:
-            if name.startswith("__"):
-                continue
-            obj = getattr(module, name)
-            # Constants (numbers, strings, tuples) are documented where they are listed:
-            # equal small values in two modules are not one object in any useful sense.
-            shared = inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj)
-            key = id(obj) if shared else id((mod, name))
-            home, home_name = homes.setdefault(key, (mod, name))
-            rows.append((name, home, home_name))
-        listing[mod] = rows
-    _ = mlrbayes
-    return listing
+        exports[mod] = [(n, getattr(module, n)) for n in module.__all__ if not n.startswith("__")]
+        for name, obj in exports[mod]:
+            places.setdefault(_key(mod, name, obj), []).append((mod, name))
+    return {
+        mod: [(name, *_home(obj, places[_key(mod, name, obj)])) for name, obj in rows]
+        for mod, rows in exports.items()
+    }
+
+
+def _key(mod: str, name: str, obj) -> tuple:
+    """Identity of an exported object. Constants (numbers, strings, tuples) are documented
+    where they are listed: equal small values in two modules are not one object."""
+    if inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj):
+        return ("object", id(obj))
+    return ("constant", mod, name)
+
+
+def _home(obj, places: list[tuple[str, str]]) -> tuple[str, str]:
+    """The page that documents ``obj``: the package's when it lists it, else the documented
+    module that defines it, else the first that lists it."""
+    for mod, name in places:
+        if mod == "":
+            return mod, name
+    defining = getattr(obj, "__module__", "") or ""
+    for mod, name in places:
+        if defining == f"mlrbayes.{mod}" or defining.startswith(f"mlrbayes.{mod}."):
+            return mod, name
+    return places[0]
 
 
 def _top_level_names() -> set[str]:
