@@ -46,7 +46,6 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "README.md", "_tools", "**.ipynb_checkpoints", "Thumbs.db"]
 templates_path = ["_templates"]
-html_static_path = ["_static"]
 nitpicky = False
 
 # --------------------------------------------------------------------------- API reference
