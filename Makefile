@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # PyTensor's compile cache lives inside the repo (git-ignored) unless the user set PYTENSOR_FLAGS.
 export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.pytensor_cache
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test lint bench clean venv docs docs-notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,25 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff format --check mlrbayes tests benchmarks
 	$(BIN)/python -m pytest -q -ra; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+	$(MAKE) docs
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check mlrbayes tests benchmarks
 	$(BIN)/ruff format --check mlrbayes tests benchmarks
 
+# The documentation (docs/README.md): HTML with warnings as errors (a broken link, a stale
+# reference, a notebook copy out of date), then the docstring examples run as doctests.
+docs: $(VENV)/.installed-test
+	$(BIN)/ruff check docs/conf.py docs/_ext docs/_tools
+	rm -rf docs/_build/html docs/api/generated
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules mlrbayes \
+		--ignore=mlrbayes/cli/__main__.py
+
+# Re-execute notebooks/*.ipynb into docs/notebooks/ (the stored outputs the site renders) and
+# extract the figures the user guide shows. Minutes of MCMC: run it when a notebook changes.
+docs-notebooks: $(VENV)/.installed-test
+	$(BIN)/python docs/_tools/execute_notebooks.py
+
 clean:
-	rm -rf $(VENV) .pytensor_cache .pytest_cache
+	rm -rf $(VENV) .pytensor_cache .pytest_cache docs/_build docs/api/generated

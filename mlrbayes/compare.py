@@ -339,11 +339,15 @@ def compare(
 
     Examples
     --------
-    >>> from mlrbayes.em import fit_em                            # doctest: +SKIP
-    >>> from mlrbayes.bayes import sample_posterior               # doctest: +SKIP
-    >>> em = fit_em(X, y, 2, sigma="shared", random_state=0)      # doctest: +SKIP
-    >>> idata = sample_posterior(X, y, 2, sigma="shared", init=em)  # doctest: +SKIP
-    >>> compare(em, idata).verdict                                # doctest: +SKIP
+    Two well-separated lines, 2 short chains (a few seconds once PyMC's compile cache is warm):
+
+    >>> from mlrbayes import fit_em, simulate
+    >>> from mlrbayes.bayes import sample_posterior
+    >>> X, y, _ = simulate(200, [0.5, 0.5], [-2.0, 2.0], [[1.0], [-1.0]], 0.5, random_state=0)
+    >>> em = fit_em(X, y, 2, sigma="shared", random_state=0)
+    >>> idata = sample_posterior(X, y, 2, sigma="shared", init=em, draws=1000, tune=1000,
+    ...                          chains=2, cores=1, random_state=0, progressbar=False)
+    >>> compare(em, idata).verdict
     'agree'
     """
     if not isinstance(em_result, EMResult):

@@ -315,12 +315,18 @@ def diagnose(
 
     Examples
     --------
-    >>> from mlrbayes.em import fit_em                                     # doctest: +SKIP
-    >>> from mlrbayes.bayes import sample_posterior                        # doctest: +SKIP
-    >>> em = fit_em(X, y, 3, sigma=0.5, n_init=10, random_state=0)         # doctest: +SKIP
-    >>> idata = sample_posterior(X, y, 3, sigma=0.5, init=em)              # doctest: +SKIP
-    >>> d = diagnose(idata, em=em)                                         # doctest: +SKIP
-    >>> d.verdict, d.table                                                 # doctest: +SKIP
+    Three lines with a known sd, every chain started at the EM estimate (few draws):
+
+    >>> from mlrbayes import fit_em, simulate
+    >>> from mlrbayes.bayes import sample_posterior
+    >>> X, y, _ = simulate(240, [1/3, 1/3, 1/3], [-3.0, 0.0, 3.0], [[1.0], [-1.0], [0.0]], 0.5,
+    ...                    random_state=3)
+    >>> em = fit_em(X, y, 3, sigma=0.5, n_init=10, random_state=0)
+    >>> idata = sample_posterior(X, y, 3, sigma=0.5, init=em, draws=500, tune=500, chains=2,
+    ...                          cores=1, random_state=0, progressbar=False)
+    >>> d = diagnose(idata, em=em)
+    >>> d.verdict
+    'none'
     """
     method = check_choice(method, "method", METHODS)
     mode_threshold = check_positive_float(mode_threshold, "mode_threshold")

@@ -107,7 +107,7 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         and the predictor names (``result_.feature_names``: ``x0, x1, ...`` for arrays).
     n_features_in_ : int
         Number of predictors seen in :meth:`fit`; checked at prediction time.
-    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+    feature_names_in_ : ndarray of str, shape ``(n_features_in_,)``
         Column names of ``X`` in :meth:`fit`, defined only when it had string column names (a
         DataFrame, or a :class:`~mlrbayes.spec.Dataset` with names other than ``x0, x1, ...``);
         then prediction checks them (scikit-learn's rule: a plain array warns, other names

@@ -184,7 +184,7 @@ def mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
     The data are processed in blocks of ``_BLOCK`` rows with component-major scratch arrays, so
     every inner loop runs over contiguous rows and vectorises. Transcendentals dominate the
     cost, so: the exponentials of the log-sum-exp (arguments <= 0) use a branch-free range
-    reduction ``t = k ln 2 + r`` with a degree-12 Taylor polynomial for ``e^r`` (|r| <= ln2/2,
+    reduction ``t = k ln 2 + r`` with a degree-12 Taylor polynomial for ``e^r`` (``|r| <= ln2/2``,
     error below 1e-16 relative) and ``2^k`` built from its exponent bits, which vectorises
     where libm's ``exp`` does not; and the ``log`` of the per-row sums (each in [1, K]) is
     taken once per 32 rows of their product. Terms with ``t <= -700`` (< 1e-304 beside the

@@ -1,7 +1,7 @@
 """Permutations of mixture components: the one place that knows how a relabelling is stored.
 
 A relabelling of draws with leading (batch) shape, usually (chain, draw), is an integer array
-``perms`` of shape (*batch, K) with
+``perms`` of shape ``(*batch, K)`` with
 
 .. code-block:: python
 
@@ -78,7 +78,7 @@ def onehot_permutations(perms: np.ndarray, k: int) -> np.ndarray:
 
 
 def check_permutations(perms: Any, batch: tuple[int, ...] | None, k: int | None) -> np.ndarray:
-    """``perms`` as an intp array after checking dtype, shape (*batch, K) and that each row is a
+    """``perms`` as an intp array after checking dtype, shape ``(*batch, K)`` and that each row is a
     permutation of 0..K-1 (``batch``/``k`` None: not checked); a clear error otherwise."""
     p = np.asarray(perms)
     if p.dtype.kind not in "iu":
@@ -131,10 +131,10 @@ def permute_array(a: Any, perms: Any, axis: int = -1) -> np.ndarray:
 
     Parameters
     ----------
-    a : array-like of shape (*batch, ..., K, ...)
+    a : array-like of shape ``(*batch, ..., K, ...)``
         Leading axes must equal ``perms.shape[:-1]`` (e.g. (chain, draw)); ``axis`` is the
         component axis of ``a`` and must come after them.
-    perms : ndarray of int of shape (*batch, K)
+    perms : ndarray of int of shape ``(*batch, K)``
     axis : int, default -1
         Component axis of ``a``.
 

@@ -121,12 +121,12 @@ def pivot(
 
     Parameters
     ----------
-    weights : array-like of shape (*batch, K)
+    weights : array-like of shape ``(*batch, K)``
         Usually (chain, draw, K).
-    intercept : array-like of shape (*batch, K), optional
+    intercept : array-like of shape ``(*batch, K)``, optional
         Left out of the distance when None.
-    coef : array-like of shape (*batch, K, p), optional
-    sigma : array-like of shape (*batch, K), optional
+    coef : array-like of shape ``(*batch, K, p)``, optional
+    sigma : array-like of shape ``(*batch, K)``, optional
         Only per-component sds enter the distance; a shared or known sd is ignored.
     reference : EMResult, Optimum or mapping
         Anything with ``weights`` (K,), and ``intercept`` (K,), ``coef`` (K, p), ``sigma`` (K,)
@@ -139,7 +139,7 @@ def pivot(
 
     Returns
     -------
-    perms : ndarray of int of shape (*batch, K)
+    perms : ndarray of int of shape ``(*batch, K)``
         ``relabelled[..., j] = original[..., perms[..., j]]``: relabelled component ``j``
         matches reference component ``j``.
     """
@@ -260,7 +260,7 @@ def stephens(
 
     Parameters
     ----------
-    probs : array-like of shape (*batch, n, K)
+    probs : array-like of shape ``(*batch, n, K)``
         Membership probabilities per draw, usually (chain, draw, n, K) from
         ``mlrbayes.bayes.posterior_responsibilities``.
     reference : array-like of shape (n, K), optional
@@ -274,7 +274,7 @@ def stephens(
 
     Returns
     -------
-    perms : ndarray of int of shape (*batch, K)
+    perms : ndarray of int of shape ``(*batch, K)``
         ``relabelled[..., j] = original[..., perms[..., j]]``.
     n_iter : int
         Only with ``return_n_iter=True``.
@@ -335,7 +335,7 @@ def ecr_iterative(
 
     Parameters
     ----------
-    allocations : array-like of int of shape (*batch, n), or of float of shape (*batch, n, K)
+    allocations : array-like of int of shape ``(*batch, n)``, or float ``(*batch, n, K)``
         Sampled allocations (labels in 0..K-1) or membership probabilities per draw.
     n_components : int, optional
         K for integer allocations (default: the largest label + 1); ignored for probabilities.

@@ -27,8 +27,11 @@ The top-level keys (the ``mlrbayes fit --json`` format) are
 ``weights``, ``intercept``, ``coef``, ``sigma``
     The estimate (``coef`` as K lists of p numbers; ``sigma`` a number or K numbers).
 ``sigma_setting``, ``fit_intercept``, ``n_components``, ``n_features``, ``n_samples``
+    The model settings and the size of the data.
 ``loglik``, ``loglik_trace``, ``n_iter``, ``converged``, ``degenerate``
+    The log-likelihood, its trace per iteration and the state of the fit.
 ``aic``, ``bic``, ``icl``, ``n_parameters``
+    The information criteria and the number of free parameters they count.
 ``standard_errors``
     ``{"weights": [...], "intercept": [...], "coef": [[...]], "sigma": ...}`` as in
     :func:`mlrbayes.uncertainty.standard_errors`, with ``se_names`` and ``covariance``

@@ -5,22 +5,22 @@ Not imported by ``import mlrbayes``; ``mlrbayes.plots`` (or ``mb.plots``) loads 
 Plot helpers on mlrbayes objects (documented API; each takes ``ax=`` and returns what it drew
 on: an Axes, or an array of Axes for multi-panel figures):
 
-========================  ===============================================================
-``fit(em, X, y)``         data and fitted lines, points shaded by membership probability
-``loglik_trace(em)``      EM log-likelihood per iteration
-``census(em)``            distinct EM optima and how many starts reached each
-``forest(comparison)``    EM ± z·SE against the posterior HDI, both at ``hdi_prob``
-``trace(comparison)``     MCMC traces per parameter (relabelled, or raw with
-                          ``relabelled=False``)
-``rank(comparison)``      rank histograms per parameter, one line per chain
-``ppc(comparison)``       posterior predictive check: observed vs replicated densities
-``residuals(comparison)`` standardised residuals per component against N(0, 1)
-``energy(comparison)``    NUTS energy and BFMI
-``prior_posterior(c)``    prior against posterior density per parameter
-``mode_lines(c)``         lines implied by each posterior mode
-``lrt_distribution(t)``   bootstrap LRT: LR* histogram with the observed LR and p-value
-``sbc_ranks(result)``     simulation-based calibration rank histograms per quantity
-========================  ===============================================================
+==========================  ===============================================================
+``fit(em, X, y)``           data and fitted lines, points shaded by membership probability
+``loglik_trace(em)``        EM log-likelihood per iteration
+``census(em)``              distinct EM optima and how many starts reached each
+``forest(comparison)``      EM ± z·SE against the posterior HDI, both at ``hdi_prob``
+``trace(comparison)``       MCMC traces per parameter (relabelled, or raw with
+                            ``relabelled=False``)
+``rank(comparison)``        rank histograms per parameter, one line per chain
+``ppc(comparison)``         posterior predictive check: observed vs replicated densities
+``residuals(comparison)``   standardised residuals per component against N(0, 1)
+``energy(comparison)``      NUTS energy and BFMI
+``prior_posterior(c)``      prior against posterior density per parameter
+``mode_lines(c)``           lines implied by each posterior mode
+``lrt_distribution(t)``     bootstrap LRT: LR* histogram with the observed LR and p-value
+``sbc_ranks(result)``       simulation-based calibration rank histograms per quantity
+==========================  ===============================================================
 
 Array-level functions (the ``plot_*`` names of v0.1, kept): :func:`plot_fitted_lines`,
 :func:`plot_residuals`, :func:`plot_fit`, :func:`plot_loglik_trace`, :func:`plot_census`,
