@@ -77,36 +77,21 @@ from .spec import as_dataset
 from .uncertainty import free_param_names, observation_scores, observed_information
 
 __all__ = [
-    "INTERVAL_COLUMNS",
-    "INTERVAL_KINDS",
-    "IntervalWarning",
-    "confidence_intervals",
+    "INTERVAL_COLUMNS", "INTERVAL_KINDS", "IntervalWarning", "confidence_intervals",
     "interval_table",
-]
+]  # fmt: skip
 
 #: Columns of every interval table, in order.
 INTERVAL_COLUMNS = ("parameter", "interval", "level", "estimate", "lower", "upper")
 
 #: Interval types :func:`confidence_intervals` offers.
 INTERVAL_KINDS = (
-    "wald",
-    "wald_df",
-    "sandwich",
-    "bootstrap_percentile",
-    "bootstrap_bca",
-    "profile",
-)
+    "wald", "wald_df", "sandwich", "bootstrap_percentile", "bootstrap_bca", "profile",
+)  # fmt: skip
 
 _BOOT_OPTIONS = ("n_boot", "n_init", "n_jobs", "random_state", "progressbar")
 #: Options each interval type accepts.
-_OPTIONS = {
-    "wald": (),
-    "wald_df": (),
-    "sandwich": (),
-    "bootstrap_percentile": _BOOT_OPTIONS,
-    "bootstrap_bca": _BOOT_OPTIONS,
-    "profile": (),
-}
+_OPTIONS = {kind: _BOOT_OPTIONS if kind.startswith("bootstrap") else () for kind in INTERVAL_KINDS}
 #: Smallest eigenvalue, relative to the largest, of a unit-diagonal information still inverted.
 _RCOND = 1e-12
 #: The profile's bracket expands to at most 2**_PROFILE_DOUBLINGS Wald SEs from the estimate.
