@@ -374,18 +374,20 @@ def _bootstrap(em, data, level: float, kind: str, draws: np.ndarray) -> pd.DataF
         return _table(names, kind, level, est, lo, hi)
     below = np.mean(draws < est, axis=0) + 0.5 * np.mean(draws == est, axis=0)
     z0 = stats.norm.ppf(below)
-    if np.any(~np.isfinite(z0)):
-        bad = [n for n, z in zip(names, z0, strict=True) if not np.isfinite(z)]
-        warnings.warn(
-            f"every bootstrap estimate of {bad} lies on one side of the estimate: the BCa bias "
-            "correction is infinite and those bounds are NaN.",
-            IntervalWarning,
-            stacklevel=3,
-        )
     acc = _acceleration(em, data)
     za = stats.norm.ppf(alpha)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        adj = stats.norm.cdf(z0 + (z0 + za) / (1.0 - acc * (z0 + za)))  # (2, P)
+        den = 1.0 - acc * (z0 + za)  # <= 0: the adjusted level would wrap round
+        adj = np.where(den > 0, stats.norm.cdf(z0 + (z0 + za) / den), np.nan)  # (2, P)
+    bad = [n for n, ok in zip(names, np.all(np.isfinite(adj), axis=0), strict=True) if not ok]
+    if bad:
+        warnings.warn(
+            f"the BCa bounds of {bad} are NaN: every bootstrap estimate lies on one side of the "
+            "estimate (infinite bias correction) or the acceleration is too large for the "
+            "level; use the percentile bounds or more replications.",
+            IntervalWarning,
+            stacklevel=3,
+        )
     lo, hi = np.full(len(names), np.nan), np.full(len(names), np.nan)
     for j in np.flatnonzero(np.all(np.isfinite(adj), axis=0)):
         lo[j], hi[j] = np.quantile(draws[:, j], adj[:, j])
