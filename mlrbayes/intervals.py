@@ -77,36 +77,21 @@ from .spec import as_dataset
 from .uncertainty import free_param_names, observation_scores, observed_information
 
 __all__ = [
-    "INTERVAL_COLUMNS",
-    "INTERVAL_KINDS",
-    "IntervalWarning",
-    "confidence_intervals",
+    "INTERVAL_COLUMNS", "INTERVAL_KINDS", "IntervalWarning", "confidence_intervals",
     "interval_table",
-]
+]  # fmt: skip
 
 #: Columns of every interval table, in order.
 INTERVAL_COLUMNS = ("parameter", "interval", "level", "estimate", "lower", "upper")
 
 #: Interval types :func:`confidence_intervals` offers.
 INTERVAL_KINDS = (
-    "wald",
-    "wald_df",
-    "sandwich",
-    "bootstrap_percentile",
-    "bootstrap_bca",
-    "profile",
-)
+    "wald", "wald_df", "sandwich", "bootstrap_percentile", "bootstrap_bca", "profile",
+)  # fmt: skip
 
 _BOOT_OPTIONS = ("n_boot", "n_init", "n_jobs", "random_state", "progressbar")
 #: Options each interval type accepts.
-_OPTIONS = {
-    "wald": (),
-    "wald_df": (),
-    "sandwich": (),
-    "bootstrap_percentile": _BOOT_OPTIONS,
-    "bootstrap_bca": _BOOT_OPTIONS,
-    "profile": (),
-}
+_OPTIONS = {kind: _BOOT_OPTIONS if kind.startswith("bootstrap") else () for kind in INTERVAL_KINDS}
 #: Smallest eigenvalue, relative to the largest, of a unit-diagonal information still inverted.
 _RCOND = 1e-12
 #: The profile's bracket expands to at most 2**_PROFILE_DOUBLINGS Wald SEs from the estimate.
@@ -389,18 +374,20 @@ def _bootstrap(em, data, level: float, kind: str, draws: np.ndarray) -> pd.DataF
         return _table(names, kind, level, est, lo, hi)
     below = np.mean(draws < est, axis=0) + 0.5 * np.mean(draws == est, axis=0)
     z0 = stats.norm.ppf(below)
-    if np.any(~np.isfinite(z0)):
-        bad = [n for n, z in zip(names, z0, strict=True) if not np.isfinite(z)]
-        warnings.warn(
-            f"every bootstrap estimate of {bad} lies on one side of the estimate: the BCa bias "
-            "correction is infinite and those bounds are NaN.",
-            IntervalWarning,
-            stacklevel=3,
-        )
     acc = _acceleration(em, data)
     za = stats.norm.ppf(alpha)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        adj = stats.norm.cdf(z0 + (z0 + za) / (1.0 - acc * (z0 + za)))  # (2, P)
+        den = 1.0 - acc * (z0 + za)  # <= 0: the adjusted level would wrap round
+        adj = np.where(den > 0, stats.norm.cdf(z0 + (z0 + za) / den), np.nan)  # (2, P)
+    bad = [n for n, ok in zip(names, np.all(np.isfinite(adj), axis=0), strict=True) if not ok]
+    if bad:
+        warnings.warn(
+            f"the BCa bounds of {bad} are NaN: every bootstrap estimate lies on one side of the "
+            "estimate (infinite bias correction) or the acceleration is too large for the "
+            "level; use the percentile bounds or more replications.",
+            IntervalWarning,
+            stacklevel=3,
+        )
     lo, hi = np.full(len(names), np.nan), np.full(len(names), np.nan)
     for j in np.flatnonzero(np.all(np.isfinite(adj), axis=0)):
         lo[j], hi[j] = np.quantile(draws[:, j], adj[:, j])

@@ -302,6 +302,19 @@ def test_bca_of_sigma_matches_the_exact_chi2_interval():
     assert np.all(np.abs(perc - exact) > 0.1)
 
 
+def test_bca_refuses_an_acceleration_that_wraps_the_level(small, monkeypatch):
+    """With a * (z0 + z_alpha) >= 1 the BCa level formula wraps round (a large upper level
+    maps to a small quantile); those bounds must be NaN with a warning, not wrong."""
+    from mlrbayes import intervals
+
+    X, y, em = small
+    monkeypatch.setattr(intervals, "_acceleration", lambda em, data: np.full(7, 2.0))
+    with pytest.warns(IntervalWarning, match=r"the BCa bounds of \['weights\[0\]'.* are NaN"):
+        tab = confidence_intervals(em, X, y, kind="bootstrap_bca", n_boot=12, n_init=1,
+                                   n_jobs=1, random_state=0)  # fmt: skip
+    assert tab["upper"].isna().all()
+
+
 def test_failed_refits_are_counted_and_excluded(small, monkeypatch):
     X, y, em = small
     real = resample.refit
