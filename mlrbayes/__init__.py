@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "MixtureRegressionEM": "estimator",
+    "calibrate": "calibration",
     "build_model": "bayes",
     "load_posterior": "posterior",
     "posterior_responsibilities": "posterior",
@@ -55,6 +56,7 @@ __all__ = [
     "NumericalWarning",
     "__version__",
     "build_model",
+    "calibrate",
     "compare",
     "diagnose",
     "em_from_dict",
