@@ -244,3 +244,24 @@ def test_posterior_credible_intervals_are_counted(overlap_fit):
     assert (post["n_used"] == 2).all()
     assert post["coverage"].between(0, 1).all()
     assert res.recommended != "posterior"
+
+
+def test_labels_follow_the_lines_when_the_weights_nearly_tie():
+    """Regression: align_to scaled each parameter by its spread across components, so weights
+    of 0.507/0.493 decided the labels on noise (a third of the replications swapped lines at
+    the CLI's 'separated' preset). Now the lines decide."""
+    from dataclasses import replace
+
+    from mlrbayes.resample import align_to
+
+    # `mlrbayes simulate --seed 1 -n 150` then `mlrbayes calibrate ... --seed 3`: weights .507/.493
+    X, y, _ = mb.simulate(150, [0.4, 0.6], [0.0, 4.0], [[1.5], [-1.5]], 0.4, random_state=1)
+    em = mb.fit_em(X, y, 2, sigma="shared", random_state=3)
+    assert abs(em.weights[0] - em.weights[1]) < 0.03
+    w = np.asarray(em.weights)
+    flipped = replace(em, weights=w[::-1].copy())  # the same lines, weights swapped
+    np.testing.assert_array_equal(align_to(flipped, em), [0, 1])
+    np.testing.assert_array_equal(align_to(permute_result(flipped, np.array([1, 0])), em), [1, 0])
+    res = calibrate(em, X, y, replications=12, random_state=3, progressbar=False)
+    t = res.table.set_index("parameter")
+    assert np.all(np.abs(t.loc[["intercept[0]", "intercept[1]"], "bias"]) < 0.1)
