@@ -179,10 +179,6 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         ("--replications",),
         {"default": "200", "metavar": "R", "help": "simulated data sets (default %(default)s)"},
     ),
-    "level": (
-        ("--level",),
-        {"default": "0.95", "metavar": "P", "help": "nominal coverage (default %(default)s)"},
-    ),
     "intervals": (
         ("--intervals",),
         {
@@ -191,6 +187,10 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "help": "interval types, space-separated (default: the cheap ones, wald sandwich "
             "profile, as available; bootstrap costs R x B refits)",
         },
+    ),
+    "level": (
+        ("--level",),
+        {"default": "0.95", "metavar": "P", "help": "nominal coverage (default %(default)s)"},
     ),
     "posterior": (
         ("--posterior",),

@@ -44,6 +44,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+from ..calibration import CalibrationResult
 from ..compare import Comparison
 from ..plots.em import census_sentence
 from ..plots.style import line_equation
@@ -182,7 +183,7 @@ def _context(
     title: str,
     notes: Sequence[str],
     figures: dict[str, str],
-    calibration: Any = None,
+    calibration: CalibrationResult | None = None,
 ) -> dict:
     """Template variables: from ``Comparison.to_dict()``, the figures and the posterior checks
     (MCSE, BFMI) computed from the comparison's draws."""
@@ -318,7 +319,7 @@ def render_html(
     notes: Sequence[str] = (),
     figures: dict[str, bytes] | None = None,
     dpi: int = 90,
-    calibration: Any = None,
+    calibration: CalibrationResult | None = None,
 ) -> str:
     """The self-contained HTML report as a string (figures embedded as base64 PNG).
 
@@ -357,7 +358,7 @@ def render_markdown(
     title: str = "mlrbayes report",
     notes: Sequence[str] = (),
     figure_paths: dict[str, str] | None = None,
-    calibration: Any = None,
+    calibration: CalibrationResult | None = None,
 ) -> str:
     """The Markdown report as a string.
 
@@ -411,7 +412,7 @@ def write_report(
     title: str = "mlrbayes report",
     notes: Sequence[str] = (),
     dpi: int = 90,
-    calibration: Any = None,
+    calibration: CalibrationResult | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``report.md`` (+ ``report_files/``) and ``report.json``.
 
