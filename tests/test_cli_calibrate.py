@@ -149,3 +149,21 @@ def test_validate_declares_calibrate(capsys):
         main(["validate", "--help"])
     out = capsys.readouterr().out
     assert "--calibrate [R]" in out and "--jobs" in out
+
+
+@pytest.mark.slow
+def test_validate_with_calibrate_adds_the_section(csv, tmp_path, capsys):
+    out = tmp_path / "val"
+    argv = ["validate", csv, "--y", "y", "-k", "2", "--n-init", "3", "--draws", "200", "--tune",
+            "200", "--chains", "2", "--seed", "1", "--calibrate", "4", "--jobs", "1",
+            "--out", out]  # fmt: skip
+    rc, _, err = _run(argv, capsys)
+    assert rc == 0, err
+    d = json.loads((out / "report.json").read_text())
+    cal = d["calibration"]
+    assert cal["replications"]["requested"] == 4 and cal["seed"] == 1
+    assert cal["level"] == pytest.approx(0.94)  # the report's --hdi-prob
+    assert all(ROW_KEYS <= set(r) for r in cal["rows"])
+    html = (out / "report.html").read_text()
+    assert "Calibration of the intervals at this n" in html
+    assert (out / "report_files" / "calibration.png").is_file()
