@@ -540,6 +540,7 @@ def calibrate(
         The design ``em`` was fitted to (the responses are simulated; ``y`` only checks the
         shape and is otherwise unused).
     y : array-like of shape (n_samples,), optional
+        Not needed: the responses are simulated.
     replications : int, default 200
         Simulated data sets R.
     level : float, default 0.95
@@ -593,6 +594,8 @@ def calibrate(
 
     if not isinstance(em, EMResult):
         raise TypeError(f"em must be an EMResult from fit_em; got {type(em).__name__}.")
+    if X is not None and y is None and not isinstance(X, Dataset):
+        y = np.zeros(np.shape(X)[0])  # the responses are simulated; only the design is used
     data = as_dataset(X, y) if X is not None else None
     if data is None or data.n_samples != em.n_samples or data.n_features != em.n_features:
         got = "nothing" if data is None else f"{data.n_samples} x {data.n_features}"

@@ -221,8 +221,10 @@ def test_bad_input_is_one_clear_error(overlap_fit, kwargs, match):
         calibrate(em, X, y, progressbar=False, **kwargs)
 
 
-def test_design_must_be_the_fitted_one(overlap_fit):
+def test_design_must_be_the_fitted_one(overlap_fit, small_study):
     X, y, em = overlap_fit
+    without_y = calibrate(em, X, replications=8, random_state=5, progressbar=False)
+    pd.testing.assert_frame_equal(without_y.table, small_study.table)
     with pytest.raises(ValueError, match="150 x 1"):
         calibrate(em, X[:100], y[:100])
     with pytest.raises(TypeError, match="EMResult"):
