@@ -267,3 +267,29 @@ def test_labels_follow_the_lines_when_the_weights_nearly_tie():
     res = calibrate(em, X, y, replications=12, random_state=3, progressbar=False)
     t = res.table.set_index("parameter")
     assert np.all(np.abs(t.loc[["intercept[0]", "intercept[1]"], "bias"]) < 0.1)
+
+
+def test_new_interval_kinds_just_work(overlap_fit, monkeypatch):
+    """A kind registered later (as the intervals branch adds sandwich/profile/bootstrap) needs no
+    change here: here a stand-in 'sandwich' returning Wald bounds twice as wide, under two
+    interval names, as a bootstrap type with percentile and BCa rows would."""
+    X, y, em = overlap_fit
+    real = calibration.confidence_intervals
+
+    def with_fake(fit, X=None, y=None, *, kind="wald", level=0.95, **options):
+        tab = real(fit, X, y, kind="wald", level=level)
+        if kind == "wald":
+            return tab
+        mid, half = (tab["lower"] + tab["upper"]) / 2, tab["upper"] - tab["lower"]
+        wide = tab.assign(interval="sandwich_a", lower=mid - half, upper=mid + half)
+        return pd.concat([wide, wide.assign(interval="sandwich_b")], ignore_index=True)
+
+    monkeypatch.setattr(calibration, "INTERVAL_KINDS", ("wald", "sandwich", "bootstrap"))
+    monkeypatch.setattr(calibration, "confidence_intervals", with_fake)
+    res = calibrate(em, X, y, replications=10, random_state=5, progressbar=False)
+    assert res.settings["kinds"] == ["wald", "sandwich"]  # bootstrap only when asked for
+    t = res.table.set_index(["interval", "parameter"])["coverage"]
+    assert list(dict.fromkeys(res.table["interval"])) == ["wald", "sandwich_a", "sandwich_b"]
+    assert (t["sandwich_a"] >= t["wald"]).all() and (t["sandwich_a"] == t["sandwich_b"]).all()
+    se = res.table.set_index(["interval", "parameter"])["mean_se"]
+    np.testing.assert_allclose(se["sandwich_a"], 2 * se["wald"])
