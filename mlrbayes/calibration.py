@@ -41,8 +41,10 @@ __all__ = [
     "CALIBRATION_COLUMNS",
     "CHEAP_KINDS",
     "CalibrationResult",
+    "aligned_index",
     "calibrate",
     "calibration_tolerance",
+    "fit_overlap",
 ]
 
 #: Columns of :attr:`CalibrationResult.table`, in order.
