@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "MixtureRegressionEM": "estimator",
+    "calibrate": "calibration",
     "build_model": "bayes",
     "load_posterior": "posterior",
     "posterior_responsibilities": "posterior",
@@ -56,6 +57,7 @@ __all__ = [
     "NumericalWarning",
     "__version__",
     "build_model",
+    "calibrate",
     "compare",
     "confidence_intervals",
     "diagnose",

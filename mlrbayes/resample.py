@@ -8,8 +8,10 @@ replications (and their seeding, parallelism and progress) belong to the callers
 
 Labels are aligned by the permutation that minimises the squared distance between the refit's
 and the reference's component parameters (intercept, slopes, σ and weight), each parameter
-scaled by the reference's spread of that parameter across components, so that no single
-parameter's units dominate (:func:`align_to`).
+scaled by the reference's standard error of it (so that no single parameter's units dominate,
+and a parameter the components share nearly equally, e.g. weights near 0.5/0.5, does not
+decide the labels on its noise); where the SE is unavailable, by the reference's spread of that
+parameter across components, floored (:func:`align_to`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,22 @@ def _component_matrix(em) -> np.ndarray:
     return np.hstack(cols)
 
 
+def _component_se(em, shape: tuple[int, int]) -> np.ndarray:
+    """(K, m): the standard errors of :func:`_component_matrix`'s columns (NaN if missing)."""
+    se = em.standard_errors or {}
+    k = em.n_components
+    try:
+        cols = [
+            np.broadcast_to(np.asarray(se.get("intercept", np.nan), float), (k,))[:, None],
+            np.broadcast_to(np.asarray(se.get("coef", np.nan), float), (k, shape[1] - 3)),
+            np.broadcast_to(np.asarray(se.get("sigma", np.nan), float), (k,))[:, None],
+            np.broadcast_to(np.asarray(se.get("weights", np.nan), float), (k,))[:, None],
+        ]
+    except ValueError:  # SEs of another shape (e.g. a dropped predictor): not used
+        return np.full(shape, np.nan)
+    return np.hstack(cols)
+
+
 def align_to(result, reference) -> np.ndarray:
     """The permutation ``perm`` (K,) giving ``result``'s components ``reference``'s labels.
 
@@ -59,7 +77,11 @@ def align_to(result, reference) -> np.ndarray:
     """
     ref = _component_matrix(reference)
     new = _component_matrix(result)
-    scale = ref.std(axis=0)
+    spread = ref.std(axis=0)
+    floor = 0.1 * np.max(np.abs(ref), axis=0)  # a near-tie across components is not a unit
+    scale = np.maximum(spread, floor)
+    se = _component_se(reference, ref.shape)
+    scale = np.where(np.isfinite(se) & (se > 0), se, scale)
     scale = np.where(scale > 0, scale, 1.0)
     diff = (ref[:, None, :] - new[None, :, :]) / scale
     cost = np.sum(diff**2, axis=-1)  # cost[j, l]: new component l labelled j

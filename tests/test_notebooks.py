@@ -64,3 +64,13 @@ def test_tone_perception(tmp_path, monkeypatch):
     assert "verdict: agree" in text
     assert (tmp_path / "tone" / "report.json").is_file()
     assert "EM SE / posterior sd ranges from" in text
+
+
+def test_calibration(tmp_path, monkeypatch):
+    """No sampling (EM refits only), 30 replications per study: about half a minute."""
+    monkeypatch.setenv("MLRBAYES_NOTEBOOK_REPLICATIONS", "30")
+    text = _execute("04_calibration", tmp_path, monkeypatch)
+    assert "replications: 30" in text
+    assert text.count("Calibration study: ") >= 3
+    assert "recommended interval: none" in text and "the components overlap" in text
+    assert "recommended: None" in text

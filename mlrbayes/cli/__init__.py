@@ -8,6 +8,7 @@ declared once in :mod:`.options` (flags, default, help; the defaults rule is pri
 words go (:class:`~.common.Console`: results on stdout; progress, info, warnings and errors on
 stderr; ``--quiet``/``--verbose``); :mod:`.interrupt` handles SIGINT/SIGTERM, and
 :mod:`mlrbayes._io` writes files.
+:mod:`.calibrate` (calibrate) is a command like the others.
 
 File reading and writing happen here and in report writing, never in the statistical modules.
 Every option and output path is checked before any expensive work. User errors become one line
@@ -32,6 +33,7 @@ from typing import Any, NoReturn
 from .. import __version__
 from .._cache import configure_pytensor_cache
 from .._io import atomic_path, write_json_atomic
+from .calibrate import add_calibrate
 from .common import CLIError, Console, parse_sigma, print_warnings, read_table
 from .fit import SIMULATE_PRESETS, add_fit, add_simulate
 from .interrupt import Interrupted, Run
@@ -65,6 +67,7 @@ _NEGATIVE_NUMBER = re.compile(r"^-\.?\d[\d.,;eE+-]*$")
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_fit,
     add_select,
+    add_calibrate,
     add_simulate,
     add_sample,
     add_diagnose,

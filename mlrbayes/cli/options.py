@@ -174,6 +174,48 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "probabilities of all draws fit in 400 MB, else pivot)",
         },
     ),
+    # calibration (mlrbayes calibrate; validate --calibrate)
+    "replications": (
+        ("--replications",),
+        {"default": "200", "metavar": "R", "help": "simulated data sets (default %(default)s)"},
+    ),
+    "intervals": (
+        ("--intervals",),
+        {
+            "nargs": "+",
+            "metavar": "KIND",
+            "help": "interval types, space-separated (default: the cheap ones, wald sandwich "
+            "profile, as available; bootstrap costs R x B refits)",
+        },
+    ),
+    "level": (
+        ("--level",),
+        {"default": "0.95", "metavar": "P", "help": "nominal coverage (default %(default)s)"},
+    ),
+    "posterior": (
+        ("--posterior",),
+        {
+            "default": "0",
+            "metavar": "N",
+            "help": "also sample a small posterior (2 chains x 500 draws) in the first N "
+            "replications and count its HDIs (default %(default)s)",
+        },
+    ),
+    "jobs": (
+        ("--jobs",),
+        {"default": "-1", "metavar": "J", "help": "processes (default %(default)s: every core)"},
+    ),
+    "calibrate": (
+        ("--calibrate",),
+        {
+            "nargs": "?",
+            "const": "200",
+            "default": None,
+            "metavar": "R",
+            "help": "add a calibration study of R simulated data sets (default 200) to the "
+            "report, at the --hdi-prob level",
+        },
+    ),
     # outputs
     "json": (
         ("--json",),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import check_output_dir, write_json_atomic
+from .calibrate import calibration_options, run_calibration
 from .common import (
     CLIError,
     Console,
@@ -35,6 +36,7 @@ examples:
       --chains 4 --out reports/price
   mlrbayes validate data.csv --y y -k 2 --sigma 0.5 --out out   # known noise sd 0.5
   mlrbayes validate data.csv --y y -k 2 --tune 2000 --target-accept 0.95 --out out
+  mlrbayes validate data.csv --y y -k 2 --seed 1 --calibrate 100 --out out  # + calibration
 
 Fits by EM, samples the posterior of the same model (half the chains start at the EM optima,
 the others at dispersed points), relabels the draws to the EM labels and compares. Writes
@@ -49,6 +51,8 @@ run leaves no half-written file (what finished is kept). Ctrl-C or SIGTERM stops
 exit code 130 / 143 and one line saying what was kept; draws of an interrupted sampler are
 dropped unless --keep-partial is given, which writes them to DIR/posterior.nc marked partial
 and a report of them that says so (its verdict is never agree; the exit code stays 130/143).
+--calibrate [R] adds a section on which intervals reach their coverage at this n (R data sets
+simulated from the EM fit and refitted; see `mlrbayes calibrate --help`; level --hdi-prob).
 The verdict is agree, disagree or inconclusive; the exit code is 0 whenever the report of a
 complete run was written.
 """
@@ -75,7 +79,8 @@ _VALIDATE_TEXT = (
 def add_validate(sub: argparse._SubParsersAction) -> None:
     add_command(
         sub, "validate", _cmd_validate, _VALIDATE_TEXT,
-        ("data", "y", "x", "k", "sigma", "no_intercept", "out", *RUN_OPTIONS),
+        ("data", "y", "x", "k", "sigma", "no_intercept", "out", *RUN_OPTIONS, "calibrate",
+         "jobs"),
         {**_PARTIAL, "out": {"flags": ("--out",), "required": True, "metavar": "DIR",
                              "help": "output directory"}},
     )  # fmt: skip
@@ -128,6 +133,9 @@ def _run_validation(
     console = Console.of(args)
     out = check_output_dir(args.out, "--out")
     opts = _settings(args, k)
+    calib = None
+    if getattr(args, "calibrate", None) is not None:  # validate --calibrate [R]
+        calib = calibration_options(args, args.calibrate, "--calibrate", opts["hdi_prob"])
     seed = resolve_seed(args.seed)
     sigma = check_sigma(sigma, k)
     check_netcdf_writer()
@@ -187,7 +195,13 @@ def _run_validation(
         run.stage_name = "report"
     else:
         run.stage("report")
-    paths = write_report(cmp, out, title=title, notes=notes)
+    calibration = None
+    if calib is not None and not partial:
+        console.info(f"calibration: {calib['replications']} simulated data sets ...")
+        calibration = run_calibration(cmp.em, X, y, calib, seed, command="validate",
+                                      progress=console.progress, run=run)  # fmt: skip
+        run.stage("report")
+    paths = write_report(cmp, out, title=title, notes=notes, calibration=calibration)
     for key in ("html", "md", "json"):
         run.keep(paths[key], "of partial draws" if partial else "")
     print(f"verdict: {cmp.verdict}")

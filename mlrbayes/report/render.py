@@ -44,9 +44,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+from ..calibration import CalibrationResult
 from ..compare import Comparison
 from ..plots.em import census_sentence
 from ..plots.style import line_equation
+from .calibration import CALIBRATION_CAPTION, calibration_png, calibration_section
 from .figures import (
     FIGURE_NAMES,
     MAX_TRACE_DRAWS,
@@ -153,6 +155,11 @@ def _env() -> jinja2.Environment:
     return env
 
 
+def template_env() -> jinja2.Environment:
+    """The reports' jinja2 environment (templates, autoescaping, the ``fmt``/``md`` filters)."""
+    return _env()
+
+
 # ----------------------------------------------------------------------------- figures
 def _png(fig, dpi: int) -> bytes:
     return png_bytes(fig, dpi)
@@ -171,7 +178,12 @@ def _render_pngs(comparison: Comparison, dpi: int) -> dict[str, bytes]:
 
 # ----------------------------------------------------------------------------- context
 def _context(
-    comparison: Comparison, *, title: str, notes: Sequence[str], figures: dict[str, str]
+    comparison: Comparison,
+    *,
+    title: str,
+    notes: Sequence[str],
+    figures: dict[str, str],
+    calibration: CalibrationResult | None = None,
 ) -> dict:
     """Template variables: from ``Comparison.to_dict()``, the figures and the posterior checks
     (MCSE, BFMI) computed from the comparison's draws."""
@@ -233,8 +245,9 @@ def _context(
         "mode_comparisons": d.get("mode_comparisons", []),
         "label_switching": d["label_switching"],
         "multimodality": d["multimodality"],
-        "figures": {name: figures.get(name) for name in FIGURE_NAMES},  # absent: None
-        "captions": captions,
+        "figures": {name: figures.get(name) for name in (*FIGURE_NAMES, "calibration")},
+        "captions": {**captions, "calibration": CALIBRATION_CAPTION},
+        "calibration": calibration_section(calibration),
         "energy": energy_summary(comparison),
         "z_level": z,
         "priors": _priors_text(settings.get("priors")),
@@ -306,6 +319,7 @@ def render_html(
     notes: Sequence[str] = (),
     figures: dict[str, bytes] | None = None,
     dpi: int = 90,
+    calibration: CalibrationResult | None = None,
 ) -> str:
     """The self-contained HTML report as a string (figures embedded as base64 PNG).
 
@@ -318,6 +332,9 @@ def render_html(
     figures : dict of str to bytes, optional
         PNG bytes by figure name; rendered from the comparison when omitted.
     dpi : int
+    calibration : CalibrationResult, optional
+        From :func:`mlrbayes.calibrate`: adds the calibration section (table, recommendation,
+        coverage figure).
 
     Returns
     -------
@@ -325,11 +342,13 @@ def render_html(
     """
     if figures is None:
         figures = _render_pngs(comparison, dpi)
+    if calibration is not None and "calibration" not in figures:
+        figures = {**figures, "calibration": calibration_png(calibration, dpi)}
     uris = {
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for name, png in figures.items()
     }
-    ctx = _context(comparison, title=title, notes=notes, figures=uris)
+    ctx = _context(comparison, title=title, notes=notes, figures=uris, calibration=calibration)
     return _env().get_template("report.html.j2").render(**ctx)
 
 
@@ -339,6 +358,7 @@ def render_markdown(
     title: str = "mlrbayes report",
     notes: Sequence[str] = (),
     figure_paths: dict[str, str] | None = None,
+    calibration: CalibrationResult | None = None,
 ) -> str:
     """The Markdown report as a string.
 
@@ -349,13 +369,15 @@ def render_markdown(
     figure_paths : dict of str to str, optional
         Relative paths of the figure files by name (as written by :func:`write_report`);
         without them the figures are left out.
+    calibration : CalibrationResult, optional
+        As in :func:`render_html`.
 
     Returns
     -------
     str
     """
     figures = dict(figure_paths or {})
-    ctx = _context(comparison, title=title, notes=notes, figures=figures)
+    ctx = _context(comparison, title=title, notes=notes, figures=figures, calibration=calibration)
     return _env().get_template("report.md.j2").render(**ctx)
 
 
@@ -390,6 +412,7 @@ def write_report(
     title: str = "mlrbayes report",
     notes: Sequence[str] = (),
     dpi: int = 90,
+    calibration: CalibrationResult | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``report.md`` (+ ``report_files/``) and ``report.json``.
 
@@ -404,6 +427,9 @@ def write_report(
         Remarks shown under "Data and settings" and stored in the JSON.
     dpi : int
         Resolution of the PNG figures.
+    calibration : CalibrationResult, optional
+        From :func:`mlrbayes.calibrate` (e.g. ``mlrbayes validate --calibrate``): adds the
+        calibration section and its coverage figure, and ``calibration`` to the JSON.
 
     Returns
     -------
@@ -428,6 +454,8 @@ def write_report(
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
     try:
         pngs = _render_pngs(comparison, dpi)
+        if calibration is not None:
+            pngs["calibration"] = calibration_png(calibration, dpi)
         figdir = tmp / FIGURE_DIR
         figdir.mkdir()
         paths = {}
@@ -435,16 +463,20 @@ def write_report(
             (figdir / f"{name}.png").write_bytes(png)
             paths[name] = f"{FIGURE_DIR}/{name}.png"
         # Every format renders from Comparison.to_dict(), converted once per comparison.
-        (tmp / "report.json").write_text(
-            _json_text(comparison.to_dict(), title, notes), encoding="utf-8"
-        )
+        d = comparison.to_dict()
+        if calibration is not None:
+            d = {**d, "calibration": calibration.to_dict()}
+        (tmp / "report.json").write_text(_json_text(d, title, notes), encoding="utf-8")
         (tmp / "report.md").write_text(
-            render_markdown(comparison, title=title, notes=notes, figure_paths=paths),
+            render_markdown(comparison, title=title, notes=notes, figure_paths=paths,
+                            calibration=calibration),
             encoding="utf-8",
-        )
+        )  # fmt: skip
         (tmp / "report.html").write_text(
-            render_html(comparison, title=title, notes=notes, figures=pngs), encoding="utf-8"
-        )
+            render_html(comparison, title=title, notes=notes, figures=pngs,
+                        calibration=calibration),
+            encoding="utf-8",
+        )  # fmt: skip
         _replace_dir(figdir, out / FIGURE_DIR)
         for name in REPORT_FILES:
             os.replace(tmp / name, out / name)
