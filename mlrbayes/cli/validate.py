@@ -12,16 +12,17 @@ from .common import (
     CLIError,
     Console,
     em_options,
+    fit_intercept_option,
     int_option,
     optima_word,
     probability_option,
-    read_table,
+    read_model_data,
     resolve_seed,
     sigma_option,
     start_lines,
 )
 from .interrupt import Interrupted, Run
-from .options import OPTIONS, add_command
+from .options import OPTIONS, SPEC_OPTIONS, SPEC_OVERRIDES, add_command
 from .sample import check_netcdf_writer, save_posterior_file
 
 __all__ = ["DEMO_NOTES", "add_demo", "add_validate"]
@@ -75,9 +76,10 @@ _VALIDATE_TEXT = (
 def add_validate(sub: argparse._SubParsersAction) -> None:
     add_command(
         sub, "validate", _cmd_validate, _VALIDATE_TEXT,
-        ("data", "y", "x", "k", "sigma", "no_intercept", "out", *RUN_OPTIONS),
-        {**_PARTIAL, "out": {"flags": ("--out",), "required": True, "metavar": "DIR",
-                             "help": "output directory"}},
+        ("data", "y", "x", "k", "sigma", "no_intercept", "out", *RUN_OPTIONS, *SPEC_OPTIONS),
+        {**_PARTIAL, **SPEC_OVERRIDES,
+         "out": {"flags": ("--out",), "required": True, "metavar": "DIR",
+                 "help": "output directory"}},
     )  # fmt: skip
 
 
@@ -133,8 +135,8 @@ def _run_validation(
     check_netcdf_writer()
     run.stage("read")
     no_intercept = getattr(args, "no_intercept", False)
-    X, y = data if data is not None else read_table(args.data, args.y, args.x,
-                                                    allow_constant=no_intercept)  # fmt: skip
+    X, y = data if data is not None else read_model_data(args, allow_constant=no_intercept)
+    opts["em_kwargs"]["fit_intercept"] = fit_intercept_option(X, no_intercept)
     console.seed(seed, args.seed)
 
     from ..compare import validate
