@@ -187,3 +187,49 @@ def test_new_data_get_the_same_design(df):
     unseen = new.assign(g=["zz", "a", "b"])
     with pytest.raises(ValueError, match="zz"):
         data.design.transform(unseen)
+
+
+# ----------------------------------------------------------------------------- fitting entries
+@pytest.fixture(scope="module")
+def lines():
+    from mlrbayes import simulate
+
+    X, y, _ = simulate(300, [0.5, 0.5], [0.0, 5.0], [[1.0], [-1.0]], 0.5, random_state=0)
+    return pd.DataFrame({"x": X[:, 0], "y": y})
+
+
+def test_estimator_formula_fit_equals_array_fit_and_predicts_dataframes(lines):
+    from mlrbayes.estimator import MixtureRegressionEM
+
+    x = lines["x"].to_numpy()
+    design = np.column_stack([x, x**2])
+    by_formula = MixtureRegressionEM(2, random_state=0).fit("y ~ x + I(x**2)", data=lines)
+    by_array = MixtureRegressionEM(2, random_state=0).fit(design, lines["y"].to_numpy())
+    np.testing.assert_allclose(by_formula.coef_, by_array.coef_, rtol=1e-12)
+    np.testing.assert_allclose(by_formula.intercept_, by_array.intercept_, rtol=1e-12)
+    assert list(by_formula.feature_names_in_) == ["x", "I(x ** 2)"]
+    new = lines.iloc[:5]
+    np.testing.assert_allclose(by_formula.predict(new), by_array.predict(design[:5]), rtol=1e-12)
+    np.testing.assert_allclose(
+        by_formula.membership(new), by_array.membership(design[:5], lines["y"][:5]), rtol=1e-12
+    )
+    assert by_formula.score(lines) == pytest.approx(by_array.score(design, lines["y"]), rel=1e-12)
+
+
+def test_estimator_no_intercept_formula_and_conflict(lines):
+    from mlrbayes.estimator import MixtureRegressionEM
+
+    m = MixtureRegressionEM(2, random_state=0, n_init=2).fit("y ~ x - 1", data=lines)
+    assert m.result_.fit_intercept is False
+    np.testing.assert_array_equal(m.intercept_, np.zeros(2))
+    with pytest.raises(ValueError, match="fit_intercept=False"):
+        MixtureRegressionEM(2, fit_intercept=False).fit("y ~ x", data=lines)
+
+
+def test_validate_needs_k_and_reads_formulas(lines):
+    from mlrbayes.workflow import validate
+
+    with pytest.raises(TypeError, match="needs n_components"):
+        validate("y ~ x", data=lines, sigma="shared")
+    with pytest.raises(ValueError, match="'y ~ nope' could not be used"):
+        validate("y ~ nope", data=lines, n_components=2, sigma="shared")
