@@ -354,6 +354,13 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         return trace
     if name in _ARRAY_FIELDS:
         return _floats(value, name, where)
+    if name == "group_codes":  # the group of each observation (extended EMResult)
+        codes = _floats(value, name, where)
+        if codes.ndim != 1 or np.any(codes != np.round(codes)) or np.any(codes < 0):
+            raise ValueError(f"{where}: 'group_codes' must be a list of group indices.")
+        return codes.astype(np.intp)
+    if name == "unit_weights":
+        return _floats(value, name, where)
     if name == "notes":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{where}: 'notes' must be a list of strings; got {_short(value)}.")

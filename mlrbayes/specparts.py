@@ -71,8 +71,9 @@ def _softmax(a: np.ndarray) -> np.ndarray:
 
 def em_unit_memberships(em: Any, data: Any) -> np.ndarray:
     """EM's membership probabilities per unit (group or observation), shape (n_units, K)."""
+    n_units = None if data is None or data.groups is None else data.n_groups
     unit = getattr(em, "unit_responsibilities", None)
-    if unit is not None:
+    if unit is not None and (n_units is None or len(unit) == n_units):
         return np.asarray(unit, dtype=float)
     resp = np.asarray(em.responsibilities, dtype=float)
     if data is None or data.groups is None:

@@ -79,5 +79,15 @@ def extended_em(df: pd.DataFrame) -> tuple[EMResult, Dataset]:
         n_groups=data.n_groups,
         group_labels=list(data.group_labels),
         weighted=True,
+        **_optional(
+            group_codes=data.groups,  # present in the merged EMResult (its unit memberships)
+            unit_weights=data.sample_weight[np.unique(data.groups, return_index=True)[1]],
+        ),
     )
     return em, data
+
+
+def _optional(**fields) -> dict:
+    """The fields EMResult has (the merged result has more than spec14 names)."""
+    have = {f.name for f in dataclasses.fields(EMResult)}
+    return {k: v for k, v in fields.items() if k in have}
