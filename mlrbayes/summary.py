@@ -165,22 +165,6 @@ def _in_order(em: Any, weights: Any, intercept: Any, coef: Any, sigma: Any) -> n
                    sigma_setting=em.sigma_setting)  # fmt: skip
 
 
-def _with_extended(em: Any, est: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Append the extended model's gating (K*q, k outer) and fixed (r) estimates and SEs,
-    in the order of ``em.param_names()``."""
-    extra_est, extra_se = [est], [se]
-    table = dict(getattr(em, "standard_errors", {}) or {})
-    for attr, key in (("gating_coef", "gating"), ("fixed_coef", "fixed")):
-        value = getattr(em, attr, None)
-        if value is None:
-            continue
-        v = np.ravel(np.asarray(value, dtype=float))
-        s = table.get(key)
-        extra_est.append(v)
-        extra_se.append(np.full(v.shape, np.nan) if s is None else np.ravel(np.asarray(s, float)))
-    return np.concatenate(extra_est), np.concatenate(extra_se)
-
-
 def em_frame(em: Any) -> pd.DataFrame:
     """One row per parameter of an EM fit: estimate, standard error, z and p-value.
 
@@ -200,20 +184,12 @@ def em_frame(em: Any) -> pd.DataFrame:
     names = em.param_names()
     est = _in_order(em, em.weights, em.intercept, em.coef, em.sigma)
     se = _se_vector(em)
-    est, se = _with_extended(em, est, se)
     component, term = [], []
     for name in names:
         head, _, rest = name.partition("[")
         parts = rest.rstrip("]").split(",", 1) if rest else []
-        if head == "fixed":  # fixed[<name>]: shared by all components
-            component.append(-1)
-            term.append(f"fixed:{parts[0]}")
-        elif head == "gating":  # gating[k,<name>]
-            component.append(int(parts[0]))
-            term.append(f"gating:{parts[1]}")
-        else:
-            component.append(int(parts[0]) if parts else -1)
-            term.append({"weights": "weight"}.get(head, parts[1] if head == "coef" else head))
+        component.append(int(parts[0]) if parts else -1)
+        term.append({"weights": "weight"}.get(head, parts[1] if head == "coef" else head))
     frame = pd.DataFrame(
         {"component": component, "term": term, "estimate": est, "se": se}, index=names
     )
