@@ -204,16 +204,9 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def fit(
-        self,
-        X: Any,
-        y: Any = None,
-        *,
-        sample_weight: Any = None,
-        concomitant: Any = None,
-        fixed: Any = None,
-        groups: Any = None,
-        data: Any = None,
-    ) -> MixtureRegressionEM:
+        self, X: Any, y: Any = None, *, sample_weight: Any = None, concomitant: Any = None,
+        fixed: Any = None, groups: Any = None, data: Any = None,
+    ) -> MixtureRegressionEM:  # fmt: skip
         """Fit by EM.
 
         Parameters

@@ -146,15 +146,9 @@ def formula_intercept(data: Dataset, fit_intercept: bool = True) -> bool:
 
 # ----------------------------------------------------------------------------- entry
 def dataset_from_formula(
-    formula_or_X: Any,
-    y: Any = None,
-    *,
-    data: Any,
-    concomitant: Any = None,
-    fixed: Any = None,
-    groups: Any = None,
-    weights: Any = None,
-) -> Dataset:
+    formula_or_X: Any, y: Any = None, *, data: Any, concomitant: Any = None, fixed: Any = None,
+    groups: Any = None, weights: Any = None,
+) -> Dataset:  # fmt: skip
     """A checked :class:`~mlrbayes.spec.Dataset` from formulas and column names of ``data``.
 
     Parameters

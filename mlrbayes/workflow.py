@@ -156,10 +156,7 @@ def validate(
     n_components: int | None = None,
     *,
     sigma: Any,
-    data: Any = None,
-    concomitant: Any = None,
-    fixed: Any = None,
-    groups: Any = None,
+    data: Any = None, concomitant: Any = None, fixed: Any = None, groups: Any = None,
     weights: Any = None,
     n_init: int = 10,
     random_state: Any = None,
@@ -172,7 +169,7 @@ def validate(
     em_kwargs: dict[str, Any] | None = None,
     compare_kwargs: dict[str, Any] | None = None,
     **sampling_options: Any,
-) -> Comparison:
+) -> Comparison:  # fmt: skip
     """Fit by EM, sample the posterior from the EM optima and dispersed points, and compare.
 
     Parameters

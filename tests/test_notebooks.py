@@ -64,3 +64,14 @@ def test_tone_perception(tmp_path, monkeypatch):
     assert "verdict: agree" in text
     assert (tmp_path / "tone" / "report.json").is_file()
     assert "EM SE / posterior sd ranges from" in text
+
+
+@pytest.mark.slow
+def test_model_specification(tmp_path, monkeypatch):
+    text = _execute("05_model_specification", tmp_path, monkeypatch)
+    assert "predictors: ['x', 'I(x ** 2)', 'site=south']" in text
+    assert "gating columns: ['(Intercept)', 'w']" in text
+    assert "60 groups of 5 observations" in text
+    assert "verdict: agree" in text
+    html = (tmp_path / "specification" / "report.html").read_text()
+    assert 'id="gating-table"' in html and 'id="fig-gating"' in html

@@ -293,7 +293,9 @@ def prior_posterior(comparison, *, priors: Mapping[str, Any] | None = None, ax=N
     grids = np.linspace(lo - pad, hi + pad, 200).T
     dens = []
     for j, name in enumerate(names):
-        if name.startswith(("gating[", "fixed[")):  # extended model: no prior curve drawn yet
+        if name.startswith(("gating[", "fixed[")) or name.partition("[")[0] not in pri:
+            # extended model: gating / fixed priors are not drawn here, and a gating model's
+            # weights are derived (no prior of their own)
             dens.append(np.full(grids.shape[1], np.nan))
             continue
         kind, idx = _prior_index(name, list(em.feature_names))
