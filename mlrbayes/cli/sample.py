@@ -171,7 +171,7 @@ def _sample_summary(idata: Any, path: str) -> str:
         f"{a['min_ess_bulk']:.0f}",
         "posterior mean (sd):",
     ]
-    for name in ("weights", "intercept", "coef", "sigma"):
+    for name in ("weights", "intercept", "coef", "sigma", "gating", "fixed"):
         if name not in post.data_vars:
             continue
         da = post[name]
