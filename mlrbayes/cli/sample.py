@@ -65,6 +65,7 @@ examples:
   mlrbayes sample data.csv --y y -k 3 --sigma 0.5 --order-by intercept --out posterior.nc
   mlrbayes sample data.csv --y y -k 2 --em em.json --chains 4 --sampler pymc --out post.nc
   mlrbayes sample data.csv --y y -k 2 --tune 2000 --target-accept 0.95 --out post.nc
+  mlrbayes sample data.csv --y y --x x -k 2 --group id --fixed dose --out post.nc
 
 Samples the posterior of the mixture of regressions (labels marginalised out) with NUTS and
 writes it as NetCDF (ArviZ DataTree: posterior, sample_stats, observed_data, constant_data,
