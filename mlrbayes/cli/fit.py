@@ -42,7 +42,7 @@ examples:
   mlrbayes fit data.csv --y price --x size age -k 3 --sigma component --json em.json
   mlrbayes fit data.csv --y y -k 2 --sigma 0.5          # known noise sd 0.5
   mlrbayes fit data.csv --formula 'y ~ x + I(x**2) + C(site)' -k 2 --json em.json
-  mlrbayes fit data.csv --y y --x x -k 2 --concomitant age --group id --fixed dose \
+  mlrbayes fit data.csv --y y --x x -k 2 --concomitant age --group id --fixed dose \\
       --weights w --json em.json
 
 The model specification: --formula (instead of --y/--x); --concomitant (the mixing weights

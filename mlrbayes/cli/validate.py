@@ -36,7 +36,7 @@ examples:
       --chains 4 --out reports/price
   mlrbayes validate data.csv --y y -k 2 --sigma 0.5 --out out   # known noise sd 0.5
   mlrbayes validate data.csv --y y -k 2 --tune 2000 --target-accept 0.95 --out out
-  mlrbayes validate data.csv --formula 'y ~ x + C(site)' -k 2 --concomitant age --group id \
+  mlrbayes validate data.csv --formula 'y ~ x + C(site)' -k 2 --concomitant age --group id \\
       --out out   # gating covariate, grouped rows (see `mlrbayes fit --help`)
 
 Fits by EM, samples the posterior of the same model (half the chains start at the EM optima,
