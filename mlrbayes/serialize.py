@@ -109,6 +109,11 @@ def _extra_fields(obj: Any, known: frozenset[str]) -> dict[str, Any]:
     }
 
 
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """The entries that are not None (a plain model's census keeps its layout)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def _params(obj: Any) -> dict[str, Any]:
     return {name: _plain(getattr(obj, name)) for name in _PARAMS}
 
@@ -169,7 +174,7 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
                 "identified": bool(o.identified),
                 "starts": [int(s) for s in o.starts],
                 **_params(o),
-                **_extra_fields(o, _OPTIMUM_KEYS),
+                **_given(_extra_fields(o, _OPTIMUM_KEYS)),
             }
             for o in result.optima
         ],
