@@ -110,8 +110,8 @@ class FormulaDesign:
         n = X.shape[0]
         if response:
             target = str(self.formula.split("~", 1)[0]).strip()
-            _check_missing(data, [target])
-            y = np.asarray(_eval_response(target, data), dtype=float)
+            _check_missing(data, [target] if target in data.columns else [])
+            y = _finite(_eval_response(target, data)[:, None], [target], "the response")[:, 0]
         else:
             y = np.zeros(n)
         parts: dict[str, Any] = {}
@@ -339,7 +339,9 @@ def _materialise(spec: Any, df: pd.DataFrame, what: str, *, drop_intercept: bool
 def _eval_response(target: str, df: pd.DataFrame) -> np.ndarray:
     from formulaic import model_matrix
 
-    mm = model_matrix(f"{target} ~ 1", df, na_action="ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # reported by _finite with the row
+        mm = model_matrix(f"{target} ~ 1", df, na_action="ignore")
     return np.asarray(mm.lhs, dtype=float)[:, 0]
 
 

@@ -233,3 +233,12 @@ def test_validate_needs_k_and_reads_formulas(lines):
         validate("y ~ x", data=lines, sigma="shared")
     with pytest.raises(ValueError, match="'y ~ nope' could not be used"):
         validate("y ~ nope", data=lines, n_components=2, sigma="shared")
+
+
+def test_transformed_response_and_its_new_data(df):
+    pos = df.assign(yp=np.exp(df["yn"]))
+    data = resolve_dataset("np.log(yp) ~ x", data=pos)
+    assert data.target_name == "np.log(yp)"
+    np.testing.assert_allclose(data.y, df["yn"].to_numpy(), rtol=1e-12)
+    again = data.design.transform(pos.iloc[:4], response=True)
+    np.testing.assert_allclose(again.y, df["yn"].to_numpy()[:4], rtol=1e-12)
