@@ -72,7 +72,15 @@ from .posterior.convergence import rhat_ess_table
 from .posterior.draws import PosteriorDraws, data_from_datatree
 from .serialize import em_to_dict
 from .spec import Dataset, as_dataset
-from .tables import TABLE_COLUMNS, ModeComparison, flatten_as, mode_comparisons, parameter_table
+from .specparts import specification_parts
+from .tables import (
+    TABLE_COLUMNS,
+    ModeComparison,
+    flat_draws,
+    mode_comparisons,
+    parameter_table,
+    table_names,
+)
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -140,6 +148,9 @@ class Comparison:
     mode_comparisons : tuple of ModeComparison
         With two or more modes: each mode against the EM optimum nearest to it
         (:func:`mlrbayes.tables.mode_comparisons`); empty otherwise.
+    dataset : Dataset or None
+        The checked data with the extended model's parts (gating design, groups, fixed
+        predictors, weights), for the report's gating and group parts.
     """
 
     verdict: str
@@ -157,6 +168,7 @@ class Comparison:
     y: np.ndarray | None = None
     findings: tuple[Finding, ...] = ()
     mode_comparisons: tuple[ModeComparison, ...] = ()
+    dataset: Dataset | None = None
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -218,6 +230,9 @@ class Comparison:
             "em": _plain(em),
             "settings": _plain(self.settings),
             "thresholds": _plain(self.thresholds),
+            "specification": _plain(
+                specification_parts(self.em, self.table, self.draws, self.dataset)
+            ),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -229,7 +244,9 @@ class Comparison:
         each ``{"code", "message", "numbers"}``), ``mode_comparisons`` (per mode: shares,
         mass, ``line``, ``parameters``), ``label_switching``, ``multimodality`` (as in
         :meth:`mlrbayes.diagnostics.Diagnosis.to_dict`), ``sampler``, ``em``, ``settings``,
-        ``thresholds``. Converted once per comparison; each call returns a fresh copy.
+        ``thresholds``, ``specification`` (gating, fixed, groups, weighted:
+        :func:`mlrbayes.specparts.specification_parts`). Converted once per comparison; each
+        call returns a fresh copy.
         """
         return copy.deepcopy(self._dict)
 
@@ -269,7 +286,7 @@ def parameter_draws(idata: Any, em: EMResult) -> np.ndarray:
     """
     d = idata if isinstance(idata, PosteriorDraws) else PosteriorDraws.from_datatree(idata)
     d.check_matches(em)
-    return flatten_as(em, d.weights, d.intercept, d.coef, d.sigma_param)
+    return flat_draws(em, d)
 
 
 def _versions() -> dict[str, str]:
@@ -377,7 +394,7 @@ def compare(
     verdict, reasons = _verdict(evidence, hdi_prob, per_mode)
     reasons += [note] if note else []
     reasons += [f"[{f.code}] {f.message}" for f in findings if f.code == "wald_too_narrow"]
-    names = em_result.param_names()
+    names = table_names(em_result)
     before = diagnosis.rhat_before.reindex(names)
     return Comparison(
         verdict=verdict,
@@ -403,6 +420,7 @@ def compare(
         y=data.y,
         findings=tuple(findings),
         mode_comparisons=tuple(per_mode),
+        dataset=data,
     )
 
 

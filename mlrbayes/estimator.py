@@ -38,7 +38,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._validation import check_X
 from .em import EMResult, fit_em
 from .em import predict as em_predict
-from .spec import Dataset, as_dataset
+from .formula import formula_intercept
+from .spec import Dataset, as_dataset, resolve_dataset
 
 __all__ = [
     "MixtureRegressionEM",
@@ -202,24 +203,49 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         return f"{type(self).__name__}({', '.join(args)})"
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None) -> MixtureRegressionEM:
+    def fit(
+        self, X: Any, y: Any = None, *, sample_weight: Any = None, concomitant: Any = None,
+        fixed: Any = None, groups: Any = None, data: Any = None,
+    ) -> MixtureRegressionEM:  # fmt: skip
         """Fit by EM.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or Dataset
+        X : array-like of shape (n_samples, n_features), Dataset, or str
             A DataFrame's column names are kept (``feature_names_in_``); a checked
-            :class:`mlrbayes.spec.Dataset` is used as it is (then ``y`` is None).
+            :class:`mlrbayes.spec.Dataset` is used as it is (then ``y`` is None); a model
+            formula ``"y ~ x + C(g)"`` is read from ``data`` (:mod:`mlrbayes.formula`; its
+            ``- 1`` means no intercepts, and new DataFrames are transformed by the same
+            formula at prediction time).
         y : array-like of shape (n_samples,) or None
+        sample_weight : array-like of shape (n_samples,) or str, optional
+            Positive observation (replication) weights, or their column name in ``data``.
+        concomitant, fixed : array-like, str or list of str, optional
+            Gating covariates and predictors with coefficients shared by all components:
+            arrays, or with ``data`` a one-sided formula or column names.
+        groups : array-like of shape (n_samples,) or str, optional
+            Group labels (a group's observations share one component), or their column name.
+        data : pandas.DataFrame, optional
+            Where a formula and column names are looked up.
 
         Returns
         -------
         self
         """
-        data = self._fit_data(X, y)
+        extras = (sample_weight, concomitant, fixed, groups, data)
+        if isinstance(X, str) or any(v is not None for v in extras):
+            ds = resolve_dataset(
+                X, y, data=data, concomitant=concomitant, fixed=fixed, groups=groups,
+                weights=sample_weight,
+            )  # fmt: skip
+            data_ = self._fit_data(ds, None)
+        else:
+            data_ = self._fit_data(X, y)
+        self.design_ = data_.design
+        fit_intercept = formula_intercept(data_, self.fit_intercept)
         kwargs: dict[str, Any] = {
             "sigma": self.sigma,
-            "fit_intercept": self.fit_intercept,
+            "fit_intercept": fit_intercept,
             "n_init": self.n_init,
             "init": self.init,
             "tol": self.tol,
@@ -227,7 +253,7 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
             "random_state": self.random_state,
             "order": self.order,
         }
-        result = fit_em(data, None, self.n_components, **kwargs)
+        result = fit_em(data_, None, self.n_components, **kwargs)
         self.result_: EMResult = result
         self.weights_ = result.weights
         self.intercept_ = result.intercept
@@ -254,8 +280,16 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         return data
 
     # ------------------------------------------------------------------ checks of new data
+    def _from_formula(self, X: Any) -> Any:
+        """A DataFrame of new rows through the fitted formula (a Dataset); else ``X``."""
+        design = getattr(self, "design_", None)
+        if design is None or not design.formula or not hasattr(X, "columns"):
+            return X
+        return design.transform(X)
+
     def _new_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "result_", msg=_NOT_FITTED)
+        X = self._from_formula(X)
         if isinstance(X, Dataset):
             self._check_dataset(X)
             return X.X
@@ -264,6 +298,14 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
 
     def _new_data(self, X: Any, y: Any) -> Dataset:
         check_is_fitted(self, "result_", msg=_NOT_FITTED)
+        design = getattr(self, "design_", None)
+        if design is not None and design.formula and hasattr(X, "columns"):
+            # new rows through the fitted formula; the response from them unless y is given
+            data = design.transform(X, response=y is None)
+            if y is not None:
+                data = data.with_response(check_X(np.asarray(y, dtype=float)[:, None])[0][:, 0])
+            self._check_dataset(data)
+            return data
         if isinstance(X, Dataset):
             data = as_dataset(X, y)
             self._check_dataset(data)
@@ -466,5 +508,11 @@ def expected_failed_checks(estimator: Any) -> dict[str, str]:
             "for new X (as GaussianMixture has), not class probabilities; the check assumes a "
             "regressor has no predict_proba at all. (With K >= 2 the check's 10 rows and 4 "
             "features are also too few to fit: the estimator refuses them with a ValueError.)"
+        ),
+        "check_sample_weight_equivalence_on_dense_data": (
+            "the check's data (27 rows of 30 features after repetition) are too few for one "
+            "regression line with an intercept, so the estimator refuses them with a "
+            "ValueError; integer weights equal repeated rows is tested on data a mixture "
+            "can be fitted to (tests of the weighted EM)."
         ),
     }

@@ -52,6 +52,17 @@ The top-level keys (the ``mlrbayes fit --json`` format) are
     converged, degenerate, optimum}``.
 ``columns``
     ``{"y": target name, "x": [feature names]}``.
+``gating_coef``, ``concomitant_names``
+    The gating coefficients γ (K lists of q numbers, centred: they sum to 0 over the
+    components) and the names of the gating design's columns (``"(Intercept)"`` first);
+    ``null`` and ``[]`` without gating covariates.
+``fixed_coef``, ``fixed_names``
+    The coefficients shared by all components (r numbers) and their predictors' names;
+    ``null`` and ``[]`` without them.
+``n_groups``, ``group_labels``, ``weighted``
+    The number of groups (``null`` without groups) and their labels; whether observation
+    weights were used. A file without these keys (written before they existed) reads as the
+    plain model.
 ``responsibilities``
     n lists of K numbers (left out with ``include_responsibilities=False``; then
     :func:`em_from_dict` needs the data to recompute them).
@@ -81,6 +92,10 @@ _START_FIELDS = frozenset(f.name for f in dataclasses.fields(StartResult))
 _START_KEYS = frozenset(
     ("start", "init", "loglik", "n_iter", "converged", "degenerate", "optimum", *_PARAMS)
 )
+_OPTIMUM_FIELDS = frozenset(f.name for f in dataclasses.fields(Optimum))
+_OPTIMUM_KEYS = frozenset(
+    ("loglik", "count", "degenerate", "saddle", "n_variants", "starts", *_PARAMS)
+)
 _WEIGHT_SUM_TOL = 1e-6  # weights read back must sum to 1 within this
 
 
@@ -95,6 +110,11 @@ def _extra_fields(obj: Any, known: frozenset[str]) -> dict[str, Any]:
     return {
         f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name not in known
     }
+
+
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """The entries that are not None (a plain model's census keeps its layout)."""
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _params(obj: Any) -> dict[str, Any]:
@@ -157,6 +177,7 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
                 "identified": bool(o.identified),
                 "starts": [int(s) for s in o.starts],
                 **_params(o),
+                **_given(_extra_fields(o, _OPTIMUM_KEYS)),
             }
             for o in result.optima
         ],
@@ -175,6 +196,7 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
             for s in result.starts
         ],
         columns={"y": str(result.target_name), "x": [str(f) for f in result.feature_names]},
+        **_spec_fields(result),
     )
     known = set(out) | {"responsibilities", "optima", "feature_names", "target_name"}
     extra = _extra_fields(result, frozenset(known))
@@ -182,6 +204,34 @@ def em_to_dict(result: EMResult, *, include_responsibilities: bool = True) -> di
         out["extra"] = extra
     if include_responsibilities:
         out["responsibilities"] = _plain(np.asarray(result.responsibilities, dtype=float))
+    return out
+
+
+#: The extended model's EMResult fields (mlrbayes.spec, issue 14) and their plain defaults.
+SPEC_FIELDS = {
+    "gating_coef": None,
+    "concomitant_names": [],
+    "fixed_coef": None,
+    "fixed_names": [],
+    "n_groups": None,
+    "group_labels": [],
+    "weighted": False,
+}
+_ARRAY_FIELDS = frozenset(("gating_coef", "fixed_coef", "gating", "fixed"))
+
+
+def _spec_fields(result: Any) -> dict[str, Any]:
+    """The extended model's fields of ``result`` (their defaults where it has none)."""
+    out: dict[str, Any] = {}
+    for key, default in SPEC_FIELDS.items():
+        value = getattr(result, key, default)
+        if key.endswith(("names", "labels")):
+            value = [str(v) for v in (value or [])]
+        elif key == "n_groups":
+            value = None if value is None else int(value)
+        elif key == "weighted":
+            value = bool(value)
+        out[key] = _plain(value)
     return out
 
 
@@ -310,6 +360,15 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if trace.ndim != 1:
             raise ValueError(f"{where}: {name!r} must be a list of numbers.")
         return trace
+    if name in _ARRAY_FIELDS:
+        return _floats(value, name, where)
+    if name == "group_codes":  # the group of each observation (extended EMResult)
+        codes = _floats(value, name, where)
+        if codes.ndim != 1 or np.any(codes != np.round(codes)) or np.any(codes < 0):
+            raise ValueError(f"{where}: 'group_codes' must be a list of group indices.")
+        return codes.astype(np.intp)
+    if name == "unit_weights":
+        return _floats(value, name, where)
     if name == "notes":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{where}: 'notes' must be a list of strings; got {_short(value)}.")
@@ -355,6 +414,11 @@ def _read_optimum(o: Any, k: int, p: int) -> Optimum:
         degenerate=_flag(o, "degenerate", where),
         n_variants=_integer(o, "n_variants", where, default=1),
         saddle=_flag(o, "saddle", where, default=False),
+        **{
+            key: _coerce(key, value, where)
+            for key, value in o.items()
+            if key in _OPTIMUM_FIELDS and key not in _OPTIMUM_KEYS
+        },
     )
 
 
@@ -414,7 +478,9 @@ def _fitted_data(X: Any, y: Any, n: int, features: list[str]) -> Dataset | None:
     return data
 
 
-def _read_responsibilities(d: dict, data: Dataset | None, params: dict, n: int) -> np.ndarray:
+def _read_responsibilities(
+    d: dict, data: Dataset | None, params: dict, n: int, spec: dict
+) -> np.ndarray:
     k = len(params["weights"])
     if d.get("responsibilities") is not None:
         resp = _shaped(d["responsibilities"], "responsibilities", "the dictionary", (n, k))
@@ -426,10 +492,76 @@ def _read_responsibilities(d: dict, data: Dataset | None, params: dict, n: int) 
             "the dictionary has no 'responsibilities'; pass the fitted data as X and y to "
             "recompute them, or write it with em_to_dict(..., include_responsibilities=True)."
         )
+    if not data.is_plain or spec["gating_coef"] is not None or spec["fixed_coef"] is not None:
+        return _extended_responsibilities(data, params, spec)
     sig = np.broadcast_to(np.asarray(params["sigma"], dtype=float), (k,))
     return _lik.responsibilities(
         data.X, data.y, params["weights"], params["intercept"], params["coef"], sig
     )
+
+
+def _names_list(d: dict, key: str) -> list[str]:
+    value = d.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"the dictionary: {key!r} must be a list of names; got {_short(value)}.")
+    return list(value)
+
+
+def _read_spec(d: dict[str, Any], k: int) -> dict[str, Any]:
+    """The extended model's entries (defaults when absent), checked against each other."""
+    where = "the dictionary"
+    out: dict[str, Any] = {
+        "concomitant_names": _names_list(d, "concomitant_names"),
+        "fixed_names": _names_list(d, "fixed_names"),
+        "group_labels": _names_list(d, "group_labels"),
+        "weighted": _flag(d, "weighted", where, default=False),
+        "gating_coef": None,
+        "fixed_coef": None,
+        "n_groups": None,
+    }
+    if d.get("gating_coef") is not None:
+        q = len(out["concomitant_names"])
+        out["gating_coef"] = _shaped(d["gating_coef"], "gating_coef", where, (k, q))
+    elif out["concomitant_names"]:
+        raise ValueError(f"{where}: 'concomitant_names' is given but 'gating_coef' is not.")
+    if d.get("fixed_coef") is not None:
+        r = len(out["fixed_names"])
+        out["fixed_coef"] = _shaped(d["fixed_coef"], "fixed_coef", where, (r,))
+    elif out["fixed_names"]:
+        raise ValueError(f"{where}: 'fixed_names' is given but 'fixed_coef' is not.")
+    if d.get("n_groups") is not None:
+        g = _integer(d, "n_groups", where)
+        if g < 1 or len(out["group_labels"]) not in (0, g):
+            raise ValueError(
+                f"{where}: 'n_groups' = {g} must be >= 1 and match the {len(out['group_labels'])} "
+                "'group_labels'."
+            )
+        out["n_groups"] = g
+    return out
+
+
+def _extended_responsibilities(data: Dataset, params: dict, spec: dict) -> np.ndarray:
+    """Memberships of the extended model per observation (a group's for its rows)."""
+    for key, part, what in (
+        ("gating_coef", data.concomitant, "concomitant"),
+        ("fixed_coef", data.fixed, "fixed"),
+        ("n_groups", data.groups, "groups"),
+    ):
+        if (spec[key] is None) != (part is None):
+            has = "has" if spec[key] is not None else "has no"
+            raise ValueError(
+                f"the result {has} {what} but the data given {'do not' if part is None else 'do'};"
+                " pass the Dataset the result was fitted to (e.g. resolve_dataset(..., "
+                f"{what}=...))."
+            )
+    k = len(params["weights"])
+    sig = np.broadcast_to(np.asarray(params["sigma"], dtype=float), (k,))
+    lj = _lik.log_joint(
+        data, params["intercept"], params["coef"], sig, weights=params["weights"],
+        gating=spec["gating_coef"], fixed=spec["fixed_coef"],
+    )  # fmt: skip
+    resp = np.exp(lj - _lik.logsumexp_lastaxis(lj)[..., None])
+    return resp if data.groups is None else resp[data.groups]
 
 
 def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
@@ -468,6 +600,7 @@ def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
     params = _read_params(d, k, p, "the dictionary")
     n = _integer(d, "n_samples", "the dictionary")
     data = _fitted_data(X, y, n, features)
+    spec = _read_spec(d, k)
     setting = _need(d, "sigma_setting")
     if setting not in ("known", "shared", "component"):
         raise ValueError(
@@ -482,7 +615,7 @@ def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
         n_iter=_integer(d, "n_iter", "the dictionary"),
         converged=_flag(d, "converged", "the dictionary"),
         degenerate=_flag(d, "degenerate", "the dictionary", default=False),
-        responsibilities=_read_responsibilities(d, data, params, n),
+        responsibilities=_read_responsibilities(d, data, params, n, spec),
         starts=tuple(_read_start(s, k, p) for s in _list(d, "starts")),
         optima=tuple(_read_optimum(o, k, p) for o in _list(d, "census")),
         fit_intercept=_flag(d, "fit_intercept", "the dictionary"),
@@ -496,6 +629,7 @@ def em_from_dict(d: dict[str, Any], X: Any = None, y: Any = None) -> EMResult:
         standard_errors=_read_se(d.get("standard_errors", {})),
         n_screened=_integer(d, "n_screened", "the dictionary", default=0),
         order=_choice(d, "order", ("weight", "intercept", "none"), "none"),
+        **spec,
     )
     names = {f.name for f in dataclasses.fields(EMResult)}
     extra = d.get("extra", {})

@@ -59,6 +59,10 @@ class Dataset:
         Positive replication weights: each observation's (with groups, each group's) marginal
         log-likelihood term is multiplied by its weight, so weight 2 counts a row twice.
         Constant within a group. ``None`` means unit weights.
+    design : FormulaDesign, optional
+        The formulas the data were built from (:mod:`mlrbayes.formula`): whether the formula
+        keeps the intercept, and the model specifications that rebuild the design for new
+        rows. ``None`` for array input.
     """
 
     X: np.ndarray
@@ -72,6 +76,7 @@ class Dataset:
     groups: np.ndarray | None = None
     group_labels: tuple[str, ...] = ()
     sample_weight: np.ndarray | None = None
+    design: Any = None
 
     @property
     def is_plain(self) -> bool:

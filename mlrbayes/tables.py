@@ -17,7 +17,7 @@ import pandas as pd
 from ._json import plain
 from .em import EMResult
 from .modes import align_to
-from .params import flatten
+from .params import flatten, param_names
 from .posterior.convergence import rhat_ess_table
 from .posterior.draws import PosteriorDraws
 
@@ -25,11 +25,14 @@ __all__ = [
     "TABLE_COLUMNS",
     "ModeComparison",
     "em_vector",
+    "extended_names",
+    "flat_draws",
     "flatten_as",
     "mode_comparisons",
     "parameter_table",
     "row_flag",
     "summaries",
+    "table_names",
 ]
 
 TABLE_COLUMNS = (
@@ -52,7 +55,7 @@ TABLE_COLUMNS = (
 
 
 def flatten_as(em: EMResult, weights: Any, intercept: Any, coef: Any, sigma: Any) -> np.ndarray:
-    """Parameters flattened in the order of ``em.param_names()``."""
+    """The plain model's parameters flattened in the order of ``em.param_names()``."""
     return flatten(
         weights,
         intercept,
@@ -63,9 +66,73 @@ def flatten_as(em: EMResult, weights: Any, intercept: Any, coef: Any, sigma: Any
     )
 
 
+def extended_names(em: Any) -> list[str]:
+    """Names of the extended model's parameters of ``em``, in the order of
+    :mod:`mlrbayes.params`: ``gating[k,<name>]`` (k outer), then ``fixed[<name>]``; empty for
+    the plain model."""
+    names: list[str] = []
+    if getattr(em, "gating_coef", None) is not None:
+        names += [f"gating[{k},{c}]" for k in range(em.n_components) for c in em.concomitant_names]
+    if getattr(em, "fixed_coef", None) is not None:
+        names += [f"fixed[{c}]" for c in em.fixed_names]
+    return names
+
+
+def table_names(em: EMResult) -> list[str]:
+    """Every parameter of the table: the plain model's, then gating and fixed ones."""
+    plain = param_names(
+        em.n_components, em.feature_names, fit_intercept=em.fit_intercept, sigma=em.sigma_setting
+    )
+    return plain + extended_names(em)
+
+
+def _extended_values(em: Any, gating: Any, fixed: Any, batch: tuple[int, ...]) -> list:
+    """Gating (..., K, q) and fixed (..., r) values flattened; NaN where they are missing."""
+    parts = []
+    if getattr(em, "gating_coef", None) is not None:
+        size = em.n_components * len(em.concomitant_names)
+        parts.append(
+            np.full((*batch, size), np.nan)
+            if gating is None
+            else np.asarray(gating, dtype=float).reshape(*batch, size)
+        )
+    if getattr(em, "fixed_coef", None) is not None:
+        size = len(em.fixed_names)
+        parts.append(
+            np.full((*batch, size), np.nan)
+            if fixed is None
+            else np.asarray(fixed, dtype=float).reshape(*batch, size)
+        )
+    return parts
+
+
+def flat_draws(em: EMResult, draws: PosteriorDraws) -> np.ndarray:
+    """Draws of every parameter of :func:`table_names`, shape (chain, draw, P).
+
+    Gating and fixed draws come from ``draws.gating`` / ``draws.fixed``; they are NaN when the
+    draws lack them (a posterior of the plain model compared with an extended fit).
+    """
+    plain = flatten_as(em, draws.weights, draws.intercept, draws.coef, draws.sigma_param)
+    extra = _extended_values(
+        em, getattr(draws, "gating", None), getattr(draws, "fixed", None), plain.shape[:2]
+    )
+    return np.concatenate([plain, *extra], axis=-1) if extra else plain
+
+
+def _estimate(em: EMResult, source: Any) -> np.ndarray:
+    """The estimate of ``source`` (the fit or one of its optima) in :func:`table_names` order."""
+    plain = flatten_as(em, source.weights, source.intercept, source.coef, source.sigma)
+    extra = _extended_values(
+        em, getattr(source, "gating_coef", None), getattr(source, "fixed_coef", None), ()
+    )
+    return np.concatenate([plain, *extra]) if extra else plain
+
+
 def em_vector(em: EMResult) -> tuple[np.ndarray, np.ndarray]:
-    """EM estimate and standard errors in the order of ``em.param_names()`` (NaN if no SE)."""
-    est = flatten_as(em, em.weights, em.intercept, em.coef, em.sigma)
+    """EM estimate and standard errors in the order of :func:`table_names` (NaN if no SE;
+    the gating and fixed standard errors are ``standard_errors["gating"]`` (K, q) and
+    ``["fixed"]`` (r,))."""
+    est = _estimate(em, em)
     se = em.standard_errors or {}
     k, p = em.n_components, em.n_features
 
@@ -82,7 +149,13 @@ def em_vector(em: EMResult) -> tuple[np.ndarray, np.ndarray]:
         get("coef", (k, p)),
         get("sigma", (k,) if em.sigma_setting == "component" else ()),
     )
-    return est, se_vec
+    extra = _extended_values(
+        em,
+        get("gating", (k, len(getattr(em, "concomitant_names", ()) or ()))),
+        get("fixed", (len(getattr(em, "fixed_names", ()) or ()),)),
+        (),
+    )
+    return est, np.concatenate([se_vec, *extra]) if extra else se_vec
 
 
 def summaries(draws: np.ndarray, hdi_prob: float) -> dict[str, np.ndarray]:
@@ -125,13 +198,13 @@ def parameter_table(
     optimum : Optimum, optional
         Another EM optimum to compare with instead of the estimate (no standard errors).
     """
-    names = em.param_names()
+    names = table_names(em)
     est, se = em_vector(em)
     if optimum is not None and optimum is not em:
-        est = flatten_as(em, optimum.weights, optimum.intercept, optimum.coef, optimum.sigma)
+        est = _estimate(em, optimum)
         se = np.full_like(est, np.nan)
     draws.check_matches(em)
-    flat = flatten_as(em, draws.weights, draws.intercept, draws.coef, draws.sigma_param)
+    flat = flat_draws(em, draws)
     s = summaries(flat, hdi_prob)
     after = rhat.reindex(names)
     with np.errstate(divide="ignore", invalid="ignore"):

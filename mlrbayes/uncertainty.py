@@ -256,7 +256,7 @@ def observation_scores(X: Any, y: Any, weights: Any, intercept: Any, coef: Any, 
     scores : ndarray of shape (n_samples, d)
         Columns in the order of :func:`free_param_names`.
     """
-    setting = _check_setting(sigma_setting)
+    setting = check_sigma_setting(sigma_setting)
     Xa, ya, w, b, c, s = _prepare(X, y, weights, intercept, coef, sigma, fit_intercept, setting)
     (n, p), k = Xa.shape, len(w)
     d, idx_b, idx_c, idx_s = _layout(k, p, fit_intercept, setting)

@@ -1,10 +1,10 @@
 """The validation workflow: EM → chain starts → sampling → diagnosis → comparison.
 
-:func:`validate` checks the data once (:func:`mlrbayes.spec.as_dataset`) and passes the
-checked :class:`~mlrbayes.spec.Dataset` down; the posterior DataTree is read once, by
-:func:`mlrbayes.compare.compare`. :func:`dispersed_starts` gives the chains that do not start
-at an EM optimum their starting points. PyMC is imported when sampling starts, so
-``import mlrbayes`` stays PyMC-free.
+:func:`validate` checks the data once (:func:`mlrbayes.spec.resolve_dataset`: arrays, a
+Dataset or a formula) and passes the checked :class:`~mlrbayes.spec.Dataset` down; the
+posterior DataTree is read once, by :func:`mlrbayes.compare.compare`.
+:func:`dispersed_starts` gives the chains that do not start at an EM optimum their starting
+points. PyMC is imported when sampling starts, so ``import mlrbayes`` stays PyMC-free.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from ._validation import check_positive_int, check_random_state, check_seed, che
 from .compare import Comparison, compare
 from .em import EMResult, fit_em
 from .findings import Finding
+from .formula import formula_intercept
 from .priors import resolve_priors
 from .progress import resolve_progressbar
-from .spec import Dataset, as_dataset
+from .spec import Dataset, resolve_dataset
 
 __all__ = ["SamplingOptions", "dispersed_starts", "validate"]
 
@@ -151,10 +152,12 @@ def _start_sigma(X, y, start, sigma, sy, rng) -> float | np.ndarray:
 
 def validate(
     X: Any,
-    y: Any,
-    n_components: int,
+    y: Any = None,
+    n_components: int | None = None,
     *,
     sigma: Any,
+    data: Any = None, concomitant: Any = None, fixed: Any = None, groups: Any = None,
+    weights: Any = None,
     n_init: int = 10,
     random_state: Any = None,
     order: str = "weight",
@@ -166,16 +169,29 @@ def validate(
     em_kwargs: dict[str, Any] | None = None,
     compare_kwargs: dict[str, Any] | None = None,
     **sampling_options: Any,
-) -> Comparison:
+) -> Comparison:  # fmt: skip
     """Fit by EM, sample the posterior from the EM optima and dispersed points, and compare.
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
+    X : array-like of shape (n_samples, n_features), Dataset, or str
+        Predictors, a checked :class:`~mlrbayes.spec.Dataset`, or a model formula
+        ``"y ~ x1 + C(g)"`` over the DataFrame ``data`` (:mod:`mlrbayes.formula`).
+    y : array-like of shape (n_samples,), optional
+        The response (array input only).
     n_components : int
+        K (required; a keyword when ``y`` is left out).
     sigma : float, array-like of shape (K,), "shared" or "component"
         The same setting is used for EM and the posterior.
+    data : pandas.DataFrame, optional
+        Where the formula and the column names below are looked up.
+    concomitant, fixed : array-like, str or list of str, optional
+        Gating covariates (the mixing weights depend on them through a softmax) and
+        predictors whose coefficients all components share: arrays, or with ``data`` a
+        one-sided formula (``"~ z"``) or column names.
+    groups, weights : array-like or str, optional
+        Group labels (a group's observations share one component) and positive observation
+        (replication) weights: arrays, or column names of ``data``.
     n_init : int, default 10
         EM starts.
     random_state : int or None
@@ -207,7 +223,13 @@ def validate(
     """
     if not isinstance(random_state, np.random.Generator):
         check_seed(random_state)  # validate(random_state=-5): the seed's message, not NumPy's
-    data = as_dataset(X, y)
+    if n_components is None:
+        raise TypeError("validate() needs n_components (K), e.g. validate(X, y, 2, ...).")
+    data = resolve_dataset(
+        X, y, data=data, concomitant=concomitant, fixed=fixed, groups=groups, weights=weights
+    )
+    em_kwargs = {**(em_kwargs or {})}
+    em_kwargs["fit_intercept"] = formula_intercept(data, em_kwargs.get("fit_intercept", True))
     sig = check_sigma(sigma, n_components if isinstance(n_components, int) else None)
     opts = _sampling_options(sampling, sampling_options)
     if isinstance(random_state, np.random.Generator):
@@ -218,7 +240,7 @@ def validate(
     em_seed, start_seed, sample_seed = (int(sq.generate_state(1)[0]) for sq in seeds)
     opts = replace(opts, progressbar=resolve_progressbar(opts.progressbar))
     em = fit_em(
-        *_frames(data),
+        *_em_data(data),
         n_components,
         sigma=sig,
         n_init=n_init,
@@ -255,7 +277,7 @@ def _repair_em(
     """``em_missed_mode``: run EM from the better mode's mean; when it beats the census, add
     the optimum to it, compare again with it as the EM estimate and say so."""
     missed = [f for f in cmp.findings if f.code == "em_missed_mode"]
-    if not missed:
+    if not missed or not data.is_plain:  # a mode's mean has no gating/fixed start (yet)
         return cmp
     best = max(missed, key=lambda f: f.numbers["loglik_at_mean"])
     mode = cmp.diagnosis.multimodality.modes[best.numbers["mode"]]
@@ -263,7 +285,7 @@ def _repair_em(
     if cmp.em.sigma_setting != "known":
         start["sigma"] = mode.sigma
     old = cmp.em
-    new = fit_em(*_frames(data), old.n_components, **{**fit_kw, "init": start, "n_init": 1})
+    new = fit_em(*_em_data(data), old.n_components, **{**fit_kw, "init": start, "n_init": 1})
     if not new.loglik > old.loglik:
         return cmp
     text = (
@@ -285,7 +307,7 @@ def _with_smaller_k(cmp: Comparison, data: Dataset, fit_kw: dict) -> Comparison:
         return cmp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        smaller = fit_em(*_frames(data), k - 1, **fit_kw)
+        smaller = fit_em(*_em_data(data), k - 1, **fit_kw)
     bic = {"bic_K": float(cmp.em.bic), "bic_K_minus_1": float(smaller.bic), "K": k}
     better = "lower, so K - 1 is preferred" if smaller.bic < cmp.em.bic else "not lower"
     note = f" (BIC at K = {k - 1}: {smaller.bic:.1f}, {better}; at K = {k}: {cmp.em.bic:.1f})"
@@ -297,6 +319,12 @@ def _with_smaller_k(cmp: Comparison, data: Dataset, fit_kw: dict) -> Comparison:
     )
     reasons = tuple(r + note if r.startswith("[weak_component]") else r for r in cmp.reasons)
     return replace(cmp, findings=findings, reasons=reasons)
+
+
+def _em_data(data: Dataset) -> tuple[Any, Any]:
+    """What ``fit_em`` and ``sample_posterior`` get: the named frames for the plain model (as
+    before), the :class:`~mlrbayes.spec.Dataset` itself for the extended one."""
+    return _frames(data) if data.is_plain and data.design is None else (data, None)
 
 
 def _frames(data: Dataset) -> tuple[pd.DataFrame, pd.Series]:
@@ -339,7 +367,7 @@ def _sample(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bayes.SamplingWarning)
         idata = bayes.sample_posterior(
-            *_frames(data),
+            *_em_data(data),
             em.n_components,
             init=init,
             random_state=seed,

@@ -71,8 +71,8 @@ def test_one_default_per_option():
             if (name, flag) in exceptions or flag in ("--out", "--json", "--em", "--help"):
                 continue
             key = (action.default, action.nargs, action.choices, (action.help or "")[:30])
-            if name == "simulate" and flag == "--sigma":
-                continue  # the true sd of simulated data, not a model setting
+            if name == "simulate" and flag in ("--sigma", "--weights"):
+                continue  # the true sd / mixing weights of simulated data, not model settings
             assert seen.setdefault(flag, key) == key, (name, flag)
     assert {"--target-accept", "--hdi-prob", "--relabel-method", "--order-by"} <= set(seen)
     assert {"--init", "--n-init", "--tol", "--max-iter", "--quiet", "--verbose"} <= set(seen)

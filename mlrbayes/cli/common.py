@@ -21,6 +21,7 @@ __all__ = [
     "Console",
     "check_input_file",
     "em_options",
+    "fit_intercept_option",
     "float_option",
     "floats",
     "int_option",
@@ -28,7 +29,9 @@ __all__ = [
     "parse_sigma",
     "print_warnings",
     "probability_option",
+    "read_csv_checked",
     "read_json_file",
+    "read_model_data",
     "read_table",
     "resolve_seed",
     "seed_option",
@@ -126,16 +129,10 @@ def _check_columns(path: str, df: Any, y: str, xs: list[str], *, constant_ok: bo
             )
 
 
-def read_table(path: str, y: str, x: Sequence[str] | None, *, allow_constant: bool = False):
-    """Read a CSV and return ``(X DataFrame, y Series)`` with the named columns.
-
-    All columns except ``y`` are predictors when ``x`` is empty or None. Refused with a
-    one-line :class:`CLIError`: a missing or unreadable file, a one-column file that looks
-    ``;``/tab-separated, a header naming a column twice, an unnamed column (a pandas index
-    written by ``to_csv``) that would become a predictor, ``--x`` naming a column twice,
-    non-numeric / boolean / complex columns, and a constant predictor (unless
-    ``allow_constant``: a model without intercept).
-    """
+def read_csv_checked(path: str) -> Any:
+    """The CSV at ``path`` as a DataFrame with string column names (one-line errors: a missing
+    or unreadable file, a one-column file that looks ``;``/tab-separated, a header naming a
+    column twice)."""
     import pandas as pd
 
     p = check_input_file(path, "data file", "pass the path of a CSV file")
@@ -156,15 +153,38 @@ def read_table(path: str, y: str, x: Sequence[str] | None, *, allow_constant: bo
             f"the header of {path!r} names column(s) {dup} more than once; rename them so "
             "each column has its own name."
         )
-    cols = [str(c) for c in df.columns]
-    df.columns = cols
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def read_table(
+    path: str,
+    y: str,
+    x: Sequence[str] | None,
+    *,
+    allow_constant: bool = False,
+    exclude: Sequence[str] = (),
+    frame: Any = None,
+):
+    """Read a CSV and return ``(X DataFrame, y Series)`` with the named columns.
+
+    All columns except ``y`` (and ``exclude``: the columns of --concomitant, --group, --fixed,
+    --weights) are predictors when ``x`` is empty or None. Refused with a one-line
+    :class:`CLIError`: a missing or unreadable file, a one-column file that looks
+    ``;``/tab-separated, a header naming a column twice, an unnamed column (a pandas index
+    written by ``to_csv``) that would become a predictor, ``--x`` naming a column twice,
+    non-numeric / boolean / complex columns, and a constant predictor (unless
+    ``allow_constant``: a model without intercept). ``frame``: the CSV already read.
+    """
+    df = read_csv_checked(path) if frame is None else frame
+    cols = list(df.columns)
     if y not in cols:
         raise CLIError(f"--y {y!r} is not a column of {path!r}; its columns are {cols}.")
     if x:
         twice = sorted({c for c in x if list(x).count(c) > 1})
         if twice:
             raise CLIError(f"--x names {twice} more than once; name each predictor once.")
-    xs = list(x) if x else [c for c in cols if c != y]
+    xs = list(x) if x else [c for c in cols if c != y and c not in exclude]
     missing = [c for c in xs if c not in cols]
     if missing:
         raise CLIError(f"--x {missing} not found in {path!r}; its columns are {cols}.")
@@ -181,6 +201,76 @@ def read_table(path: str, y: str, x: Sequence[str] | None, *, allow_constant: bo
         )
     _check_columns(path, df, y, xs, constant_ok=allow_constant)
     return df[xs], df[y]
+
+
+def _spec_value(values: Sequence[str] | None) -> Any:
+    """A --concomitant / --fixed value: column names, or one one-sided formula."""
+    if not values:
+        return None
+    if len(values) == 1 and "~" in values[0]:
+        return values[0]
+    return list(values)
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def read_model_data(args: argparse.Namespace, *, allow_constant: bool = False) -> tuple[Any, Any]:
+    """The data of fit / sample / validate: ``(X, y)`` frames for the plain model (exactly
+    :func:`read_table`), or ``(Dataset, None)`` with ``--formula`` or any of ``--concomitant``,
+    ``--group``, ``--fixed``, ``--weights`` (through :func:`mlrbayes.spec.resolve_dataset`;
+    an unknown column or a missing value is one line naming it)."""
+    formula = getattr(args, "formula", None)
+    spec = {
+        "concomitant": _spec_value(getattr(args, "concomitant", None)),
+        "fixed": _spec_value(getattr(args, "fixed", None)),
+        "groups": getattr(args, "group", None),
+        "weights": getattr(args, "obs_weights", None),
+    }
+    if formula and (args.y or args.x):
+        raise CLIError("--formula names the response and the predictors; drop --y and --x.")
+    if not formula and not args.y:
+        raise CLIError("pass the response column with --y COL (or a model with --formula).")
+    if not formula and all(v is None for v in spec.values()):
+        return read_table(args.data, args.y, args.x, allow_constant=allow_constant)
+    df = read_csv_checked(args.data)
+    flags = {"concomitant": "--concomitant", "fixed": "--fixed", "groups": "--group",
+             "weights": "--weights"}  # fmt: skip
+    used: list[str] = []
+    for key, value in spec.items():
+        names = [] if value is None or "~" in str(value) else _as_list(value)
+        unknown = [c for c in names if c not in df.columns]
+        if unknown:
+            raise CLIError(
+                f"{flags[key]} {unknown} not found in {args.data!r}; its columns are "
+                f"{list(df.columns)}."
+            )
+        used += names
+    from ..spec import resolve_dataset
+
+    if formula:
+        return resolve_dataset(formula, data=df, **spec), None
+    X, _ = read_table(
+        args.data, args.y, args.x, allow_constant=allow_constant, exclude=used, frame=df
+    )
+    return resolve_dataset(list(X.columns), args.y, data=df, **spec), None
+
+
+def fit_intercept_option(data: Any, no_intercept: bool) -> bool:
+    """``fit_intercept`` from ``--no-intercept`` and a formula's ``- 1`` (which must agree)."""
+    from ..formula import formula_intercept
+    from ..spec import Dataset
+
+    if not isinstance(data, Dataset):
+        return not no_intercept
+    try:
+        return formula_intercept(data, not no_intercept)
+    except ValueError:
+        raise CLIError(
+            f"--no-intercept contradicts the formula {data.design.formula!r}, which has an "
+            "intercept; write '- 1' in the formula instead."
+        ) from None
 
 
 # ----------------------------------------------------------------------------- options

@@ -12,19 +12,27 @@ from .common import (
     CLIError,
     Console,
     em_options,
+    fit_intercept_option,
     floats,
     int_option,
     print_warnings,
-    read_table,
+    read_model_data,
     resolve_seed,
     sigma_option,
     start_lines,
     write_and_print,
 )
 from .interrupt import Run
-from .options import FIT_OPTIONS, add_command
+from .options import FIT_OPTIONS, SPEC_OPTIONS, SPEC_OVERRIDES, add_command
 
-__all__ = ["SIMULATE_PRESETS", "add_fit", "add_simulate", "em_inputs", "fit_in_cli"]
+__all__ = [
+    "SIMULATE_PRESETS",
+    "add_fit",
+    "add_simulate",
+    "em_inputs",
+    "fit_in_cli",
+    "model_options",
+]
 
 
 # ----------------------------------------------------------------------------- fit
@@ -33,6 +41,14 @@ examples:
   mlrbayes fit data.csv --y y -k 2 --n-init 20 --seed 1 --json em.json
   mlrbayes fit data.csv --y price --x size age -k 3 --sigma component --json em.json
   mlrbayes fit data.csv --y y -k 2 --sigma 0.5          # known noise sd 0.5
+  mlrbayes fit data.csv --formula 'y ~ x + I(x**2) + C(site)' -k 2 --json em.json
+  mlrbayes fit data.csv --y y --x x -k 2 --concomitant age --group id --fixed dose \\
+      --weights w --json em.json
+
+The model specification: --formula (instead of --y/--x); --concomitant (the mixing weights
+depend on these columns through a softmax), --group (rows of a group share one component),
+--fixed (coefficients shared by all components), --weights (observation weights). Columns
+named there are not predictors by default.
 
 All columns except --y are predictors unless --x is given. Prints the summary: per component
 the estimates, standard errors, z = estimate / se and two-sided normal p-values (for the
@@ -53,7 +69,7 @@ _FIT_TEXT = (
 
 
 def add_fit(sub: argparse._SubParsersAction) -> None:
-    add_command(sub, "fit", _cmd_fit, _FIT_TEXT, FIT_OPTIONS)
+    add_command(sub, "fit", _cmd_fit, _FIT_TEXT, (*FIT_OPTIONS, *SPEC_OPTIONS), SPEC_OVERRIDES)
 
 
 def fit_in_cli(X: Any, y: Any, k: int, *, args, run: Run, console: Console, **kwargs) -> Any:
@@ -82,10 +98,11 @@ def em_inputs(args: argparse.Namespace, run: Run, example: str) -> dict[str, Any
     console = Console.of(args)
     if args.json:
         check_output_file(args.json, "--json", example)
-    fit = {"sigma": sigma_option(args.sigma), "fit_intercept": not args.no_intercept}
+    fit = {"sigma": sigma_option(args.sigma)}
     fit.update(em_options(args), random_state=resolve_seed(args.seed))
     run.stage("read")
-    X, y = read_table(args.data, args.y, args.x, allow_constant=args.no_intercept)
+    X, y = read_model_data(args, allow_constant=args.no_intercept)
+    fit["fit_intercept"] = fit_intercept_option(X, args.no_intercept)
     return {"console": console, "X": X, "y": y, "seed": fit["random_state"], "fit": fit}
 
 
@@ -100,7 +117,24 @@ def _cmd_fit(args: argparse.Namespace, run: Run) -> int:
     run.stage("writing")
     console.seed(seed, args.seed)
     payload = em_to_dict(result) if args.json else {}
-    return write_and_print(args.json, {**payload, "data": str(args.data), "seed": seed}, text, run)
+    payload.update(data=str(args.data), seed=seed, **model_options(args))
+    return write_and_print(args.json, payload, text, run)
+
+
+def model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The model-specification options given (for the JSON outputs); empty for none."""
+    out = {
+        key: getattr(args, attr, None)
+        for key, attr in (
+            ("formula", "formula"),
+            ("concomitant", "concomitant"),
+            ("group", "group"),
+            ("fixed", "fixed"),
+            ("weights", "obs_weights"),
+        )
+    }
+    given = {k: v for k, v in out.items() if v}
+    return {"model": given} if given else {}
 
 
 # ----------------------------------------------------------------------------- simulate

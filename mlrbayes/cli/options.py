@@ -23,7 +23,15 @@ from typing import Any
 
 from ..em.starts import INIT_CHOICES
 
-__all__ = ["DEFAULTS_RULE", "FIT_OPTIONS", "OPTIONS", "add_command", "add_options"]
+__all__ = [
+    "DEFAULTS_RULE",
+    "FIT_OPTIONS",
+    "OPTIONS",
+    "SPEC_OPTIONS",
+    "SPEC_OVERRIDES",
+    "add_command",
+    "add_options",
+]
 
 #: The rule printed at the end of ``mlrbayes --help``.
 DEFAULTS_RULE = """\
@@ -72,6 +80,57 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         },
     ),
     "sigma": (("--sigma",), {"default": "shared", "metavar": "SIGMA", "help": _SIGMA_HELP}),
+    # the model specification (issue 14): a formula, gating covariates, groups, fixed
+    # coefficients and observation weights
+    "formula": (
+        ("--formula",),
+        {
+            "default": None,
+            "metavar": "FORMULA",
+            "help": "model formula over the CSV's columns instead of --y/--x, e.g. "
+            "'y ~ x + I(x**2) + C(site)' ('- 1': no intercepts)",
+        },
+    ),
+    "concomitant": (
+        ("--concomitant",),
+        {
+            "nargs": "+",
+            "action": "extend",
+            "metavar": "COL",
+            "help": "gating covariates, space-separated: the mixing weights depend on these "
+            "columns through a softmax (one one-sided formula such as '~ z + np.log(w)' "
+            "works too)",
+        },
+    ),
+    "group": (
+        ("--group",),
+        {
+            "default": None,
+            "metavar": "COL",
+            "help": "column of group labels: all rows of a group share one component "
+            "(repeated measurements)",
+        },
+    ),
+    "fixed": (
+        ("--fixed",),
+        {
+            "nargs": "+",
+            "action": "extend",
+            "metavar": "COL",
+            "help": "predictors whose coefficients all components share, space-separated (one "
+            "one-sided formula works too)",
+        },
+    ),
+    "obs_weights": (
+        ("--weights",),
+        {
+            "default": None,
+            "dest": "obs_weights",
+            "metavar": "COL",
+            "help": "column of positive observation weights (replication weights: 2 counts a "
+            "row twice; constant within a group)",
+        },
+    ),
     "no_intercept": (
         ("--no-intercept",),
         {"action": "store_true", "help": "regression lines through the origin"},
@@ -232,6 +291,12 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     ),
 }
 
+
+#: The model-specification options of fit, sample and validate (after their data options).
+SPEC_OPTIONS = ("formula", "concomitant", "group", "fixed", "obs_weights")
+
+#: With --formula, --y is not needed (the command checks that one of them is given).
+SPEC_OVERRIDES: dict[str, dict[str, Any]] = {"y": {"required": False, "default": None}}
 
 #: The options of ``mlrbayes fit`` (``select`` takes the same with several K).
 FIT_OPTIONS = (

@@ -14,10 +14,12 @@ from .common import (
     Console,
     check_input_file,
     em_options,
+    fit_intercept_option,
     int_option,
     print_warnings,
     probability_option,
     read_json_file,
+    read_model_data,
     read_table,
     resolve_seed,
     sigma_option,
@@ -25,7 +27,7 @@ from .common import (
     write_and_print,
 )
 from .interrupt import Interrupted, Run
-from .options import add_command
+from .options import SPEC_OPTIONS, SPEC_OVERRIDES, add_command
 
 __all__ = ["add_diagnose", "add_sample", "check_netcdf_writer", "save_posterior_file"]
 
@@ -63,6 +65,7 @@ examples:
   mlrbayes sample data.csv --y y -k 3 --sigma 0.5 --order-by intercept --out posterior.nc
   mlrbayes sample data.csv --y y -k 2 --em em.json --chains 4 --sampler pymc --out post.nc
   mlrbayes sample data.csv --y y -k 2 --tune 2000 --target-accept 0.95 --out post.nc
+  mlrbayes sample data.csv --y y --x x -k 2 --group id --fixed dose --out post.nc
 
 Samples the posterior of the mixture of regressions (labels marginalised out) with NUTS and
 writes it as NetCDF (ArviZ DataTree: posterior, sample_stats, observed_data, constant_data,
@@ -85,7 +88,7 @@ _SAMPLE_TEXT = (
 #: The options of ``mlrbayes sample``.
 SAMPLE_OPTIONS = (
     "data", "y", "x", "k", "sigma", "no_intercept", "order_by", "em", "out", "draws", "tune",
-    "chains", "sampler", "target_accept", "seed", "keep_partial",
+    "chains", "sampler", "target_accept", "seed", "keep_partial", *SPEC_OPTIONS,
 )  # fmt: skip
 
 _EM_JSON = {"flags": ("--em",), "default": None, "metavar": "EM.json"}
@@ -95,6 +98,7 @@ def add_sample(sub: argparse._SubParsersAction) -> None:
     add_command(
         sub, "sample", _cmd_sample, _SAMPLE_TEXT, SAMPLE_OPTIONS,
         {
+            **SPEC_OVERRIDES,
             "em": {**_EM_JSON, "help": "start the chains at the optima of this EM fit"},
             "out": {"flags": ("--out",), "required": True, "metavar": "POSTERIOR.nc",
                     "help": "NetCDF file to write"},
@@ -125,7 +129,8 @@ def _cmd_sample(args: argparse.Namespace, run: Run) -> int:
     seed = resolve_seed(args.seed)
     sigma = sigma_option(args.sigma)
     run.stage("read")
-    X, y = read_table(args.data, args.y, args.x, allow_constant=args.no_intercept)
+    X, y = read_model_data(args, allow_constant=args.no_intercept)
+    fit_intercept = fit_intercept_option(X, args.no_intercept)
     init = _em_init(args.em, X, y) if args.em else None
     console.seed(seed, args.seed)
 
@@ -136,7 +141,7 @@ def _cmd_sample(args: argparse.Namespace, run: Run) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bayes.SamplingWarning)
         idata = bayes.sample_posterior(
-            X, y, k, sigma=sigma, fit_intercept=not args.no_intercept,
+            X, y, k, sigma=sigma, fit_intercept=fit_intercept,
             order_by=None if args.order_by == "none" else args.order_by,
             draws=draws, tune=tune, chains=chains, sampler=args.sampler, init=init,
             target_accept=target_accept, random_state=seed, progressbar=console.progress,
@@ -167,7 +172,7 @@ def _sample_summary(idata: Any, path: str) -> str:
         f"{a['min_ess_bulk']:.0f}",
         "posterior mean (sd):",
     ]
-    for name in ("weights", "intercept", "coef", "sigma"):
+    for name in ("weights", "intercept", "coef", "sigma", "gating", "fixed"):
         if name not in post.data_vars:
             continue
         da = post[name]

@@ -13,16 +13,17 @@ from .common import (
     CLIError,
     Console,
     em_options,
+    fit_intercept_option,
     int_option,
     optima_word,
     probability_option,
-    read_table,
+    read_model_data,
     resolve_seed,
     sigma_option,
     start_lines,
 )
 from .interrupt import Interrupted, Run
-from .options import OPTIONS, add_command
+from .options import OPTIONS, SPEC_OPTIONS, SPEC_OVERRIDES, add_command
 from .sample import check_netcdf_writer, save_posterior_file
 
 __all__ = ["DEMO_NOTES", "add_demo", "add_validate"]
@@ -37,6 +38,8 @@ examples:
   mlrbayes validate data.csv --y y -k 2 --sigma 0.5 --out out   # known noise sd 0.5
   mlrbayes validate data.csv --y y -k 2 --tune 2000 --target-accept 0.95 --out out
   mlrbayes validate data.csv --y y -k 2 --seed 1 --calibrate 100 --out out  # + calibration
+  mlrbayes validate data.csv --formula 'y ~ x + C(site)' -k 2 --concomitant age --group id \\
+      --out out   # gating covariate, grouped rows (see `mlrbayes fit --help`)
 
 Fits by EM, samples the posterior of the same model (half the chains start at the EM optima,
 the others at dispersed points), relabels the draws to the EM labels and compares. Writes
@@ -80,9 +83,10 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
     add_command(
         sub, "validate", _cmd_validate, _VALIDATE_TEXT,
         ("data", "y", "x", "k", "sigma", "no_intercept", "out", *RUN_OPTIONS, "calibrate",
-         "jobs"),
-        {**_PARTIAL, "out": {"flags": ("--out",), "required": True, "metavar": "DIR",
-                             "help": "output directory"}},
+         "jobs", *SPEC_OPTIONS),
+        {**_PARTIAL, **SPEC_OVERRIDES,
+         "out": {"flags": ("--out",), "required": True, "metavar": "DIR",
+                 "help": "output directory"}},
     )  # fmt: skip
 
 
@@ -141,8 +145,8 @@ def _run_validation(
     check_netcdf_writer()
     run.stage("read")
     no_intercept = getattr(args, "no_intercept", False)
-    X, y = data if data is not None else read_table(args.data, args.y, args.x,
-                                                    allow_constant=no_intercept)  # fmt: skip
+    X, y = data if data is not None else read_model_data(args, allow_constant=no_intercept)
+    opts["em_kwargs"]["fit_intercept"] = fit_intercept_option(X, no_intercept)
     console.seed(seed, args.seed)
 
     from ..compare import validate

@@ -18,6 +18,7 @@ import numpy as np
 from ..compare import parameter_draws
 from ..likelihood import responsibilities
 from ..priors import default_priors
+from ..tables import table_names
 from . import checks
 from . import posterior as post
 from .em import (
@@ -73,12 +74,13 @@ def _data(comparison) -> tuple[np.ndarray, np.ndarray]:
 def thinned_draws(comparison, *, relabelled: bool = True) -> tuple[np.ndarray, list[str]]:
     """Parameter draws (chain, draw, P) thinned to :data:`MAX_DRAWS` and their names.
 
-    At most :data:`MAX_PARAMS` parameters, in the order of ``em.param_names()``.
+    At most :data:`MAX_PARAMS` parameters, in the order of the comparison table
+    (:func:`mlrbayes.tables.table_names`: gating and fixed coefficients after the others).
     """
     d = comparison.draws if relabelled else comparison.draws_raw
     flat = parameter_draws(d, comparison.em)
     keep = checks.even_index(flat.shape[1], MAX_DRAWS)
-    return flat[:, keep, :MAX_PARAMS], comparison.em.param_names()[:MAX_PARAMS]
+    return flat[:, keep, :MAX_PARAMS], table_names(comparison.em)[:MAX_PARAMS]
 
 
 def fit(em, X: Any, y: Any, *, ax=None):
@@ -291,6 +293,11 @@ def prior_posterior(comparison, *, priors: Mapping[str, Any] | None = None, ax=N
     grids = np.linspace(lo - pad, hi + pad, 200).T
     dens = []
     for j, name in enumerate(names):
+        if name.startswith(("gating[", "fixed[")) or name.partition("[")[0] not in pri:
+            # extended model: gating / fixed priors are not drawn here, and a gating model's
+            # weights are derived (no prior of their own)
+            dens.append(np.full(grids.shape[1], np.nan))
+            continue
         kind, idx = _prior_index(name, list(em.feature_names))
         if kind in ("sigma", "weights"):
             grids[j] = np.clip(grids[j], 0.0, 1.0 if kind == "weights" else None)

@@ -18,6 +18,8 @@ from .. import plots
 from ..compare import Comparison, parameter_draws
 from ..plots import checks
 from ..plots.api import MAX_DRAWS, MAX_PARAMS, energy_draws, modes_for_plot, thinned_draws
+from ..tables import table_names
+from .spec_figures import gating_figure, groups_figure
 
 __all__ = [
     "FIGURE_NAMES",
@@ -39,6 +41,8 @@ FIGURE_NAMES = (
     "loglik_trace",
     "census",
     "fit",
+    "gating",
+    "groups",
     "trace_before",
     "trace_after",
     "rank",
@@ -88,7 +92,8 @@ def make_figures(comparison: Comparison) -> dict[str, Any]:
     """All report figures of a comparison, as matplotlib Figures keyed by name.
 
     Keys (in :data:`FIGURE_NAMES`): ``loglik_trace``, ``census`` (only with more than one
-    distinct optimum; one optimum is a sentence in the page), ``fit``, ``ppc`` and
+    distinct optimum; one optimum is a sentence in the page), ``fit``, ``gating`` and
+    ``groups`` (models with gating covariates / groups), ``ppc`` and
     ``residuals`` (when the comparison holds the data), ``trace_before``, ``trace_after``,
     ``rank``, ``energy`` (when the sampler stored ``energy``), ``prior_posterior``, ``forest``
     and, with multimodality and one predictor, ``modes``. The caller closes them.
@@ -110,7 +115,11 @@ def make_figures(comparison: Comparison) -> dict[str, Any]:
             target_name=em.target_name,
             title="EM fit",
         )
-    names = em.param_names()[:MAX_TRACE_PARAMS]
+    for key, make in (("gating", gating_figure), ("groups", groups_figure)):
+        fig = make(comparison)  # None for a model without gating covariates / groups
+        if fig is not None:
+            figs[key] = fig
+    names = table_names(em)[:MAX_TRACE_PARAMS]
     for key, raw, title in (
         ("trace_before", True, "Before relabelling"),
         ("trace_after", False, "After relabelling to the EM labels"),

@@ -99,6 +99,13 @@ _FIGURE_CAPTIONS = {
     "the posterior's range. A prior that is flat there means the data, not the prior, "
     "determine the estimate.",
     "modes": "Regression lines implied by each posterior mode.",
+    "gating": "Gating model: the prior membership probability of each component, "
+    "softmax of w·γ, along each gating covariate with the other covariates at their means; "
+    "lines at the EM estimate, shaded bands the posterior's pointwise interval (at the HDI "
+    "level). Ticks at the bottom: the units' covariate values.",
+    "groups": "Membership probabilities of the groups (all observations of a group share one "
+    "component): stacked bars at the EM estimate, dots the posterior mean probability of "
+    "component 0. A group near 0 or 1 is assigned clearly.",
     "forest": "EM estimate ± {z} standard errors (orange; a normal {pct} interval) against the "
     "posterior mean and {pct} HDI (blue): both intervals at the same level.",
 }
@@ -254,6 +261,42 @@ def _context(
         "versions": settings.get("versions", {}),
         "thresholds": d["thresholds"],
         "hdi_pct": hdi_pct,
+        "spec": _spec_context(d.get("specification") or {}),
+    }
+
+
+#: Groups listed in the report's group table, least clearly assigned first (all are in the JSON).
+MAX_GROUP_ROWS = 20
+
+
+def _probabilities_text(values: Any) -> str:
+    return ", ".join(f"{v:.3f}" for v in np.ravel(np.asarray(values, dtype=float)))
+
+
+def _spec_context(spec: dict[str, Any]) -> dict[str, Any]:
+    """The extended model's parts for the templates; ``any`` is False for the plain model."""
+    groups = spec.get("groups")
+    rows = []
+    if groups:
+        post = groups.get("post_membership")
+        em_m = np.asarray(groups["em_membership"], dtype=float)
+        for i in np.argsort(em_m.max(axis=1), kind="stable")[:MAX_GROUP_ROWS]:
+            rows.append(
+                {
+                    "label": groups["labels"][i],
+                    "size": groups["sizes"][i],
+                    "em": _probabilities_text(em_m[i]),
+                    "post": _probabilities_text(post[i]) if post else "—",
+                    "assigned": groups["assigned"][i],
+                }
+            )
+    return {
+        "any": bool(spec.get("gating") or spec.get("fixed") or groups or spec.get("weighted")),
+        "gating": spec.get("gating"),
+        "fixed": spec.get("fixed"),
+        "groups": groups,
+        "group_rows": rows,
+        "weighted": bool(spec.get("weighted")),
     }
 
 
