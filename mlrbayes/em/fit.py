@@ -22,6 +22,7 @@ from .._validation import (
     check_sigma,
 )
 from ..progress import StartsProgress, resolve_progressbar
+from ..formula import formula_intercept
 from ..spec import Dataset, ModelSpec, resolve_dataset, sigma_setting
 from ..uncertainty import free_param_names, nan_standard_errors, standard_errors
 from .census import census
@@ -230,6 +231,7 @@ def fit_em(
     )
     if n_components is None:
         raise TypeError("n_components is required: pass the number of components K >= 1.")
+    fit_intercept = formula_intercept(data, fit_intercept)
     spec = _check_model(data, n_components, sigma, fit_intercept)
     if not data.is_plain:
         return _fit_extended(
