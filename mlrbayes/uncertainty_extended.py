@@ -275,10 +275,14 @@ def extended_standard_errors(
     k, p = len(fit.weights), data.n_features
     cnames, fnames = _ext_settings(data)
     q, r = len(cnames), len(fnames)
-    info = extended_observed_information(
-        data, fit.intercept, fit.coef, fit.sigma, weights=fit.weights, gating=fit.gating_coef,
-        fixed=fit.fixed_coef, fit_intercept=fit_intercept, sigma_setting=sigma_setting,
-    )  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # a collapsed (sigma 0) or emptied component gives a non-finite information matrix;
+        # invert_information then reports it and the SEs are NaN with a warning
+        info = extended_observed_information(
+            data, fit.intercept, fit.coef, fit.sigma, weights=fit.weights,
+            gating=fit.gating_coef, fixed=fit.fixed_coef, fit_intercept=fit_intercept,
+            sigma_setting=sigma_setting,
+        )  # fmt: skip
     free = extended_free_param_names(
         k, data.feature_names, fit_intercept=fit_intercept, sigma_setting=sigma_setting,
         concomitant_names=cnames, fixed_names=fnames, reference=True,

@@ -21,8 +21,8 @@ from .._validation import (
     check_random_state,
     check_sigma,
 )
-from ..progress import StartsProgress, resolve_progressbar
 from ..formula import formula_intercept
+from ..progress import StartsProgress, resolve_progressbar
 from ..spec import Dataset, ModelSpec, resolve_dataset, sigma_setting
 from ..uncertainty import free_param_names, nan_standard_errors, standard_errors
 from .census import census
