@@ -457,21 +457,18 @@ def data_from_datatree(idata: Any, X: Any = None, y: Any = None) -> Dataset:
     return data
 
 
-#: constant_data variables holding the extended model's data (see :func:`store_data_parts`).
-_PARTS = ("concomitant", "fixed", "groups", "sample_weight")
-
-
 def store_data_parts(cd: Any, data: Dataset) -> Any:
     """``cd`` (the ``constant_data`` Dataset) with the extended model's data added:
-    ``concomitant`` (obs, concomitant), ``fixed`` (obs, fixed_predictor), ``groups`` (obs)
+    ``gating_covariates`` (obs, concomitant), ``fixed_predictors`` (obs, fixed_predictor),
+    ``groups`` (obs)
     codes with the labels as coordinate ``group``, ``sample_weight`` (obs)."""
     parts = {}
     coords: dict[str, Any] = {}
     if data.concomitant is not None:
-        parts["concomitant"] = (("obs", "concomitant"), data.concomitant)
+        parts["gating_covariates"] = (("obs", "concomitant"), data.concomitant)
         coords["concomitant"] = list(data.concomitant_names)
     if data.fixed is not None:
-        parts["fixed"] = (("obs", "fixed_predictor"), data.fixed)
+        parts["fixed_predictors"] = (("obs", "fixed_predictor"), data.fixed)
         coords["fixed_predictor"] = list(data.fixed_names)
     if data.groups is not None:
         parts["groups"] = (("obs",), np.asarray(data.groups, dtype=np.int64))
@@ -486,11 +483,13 @@ def store_data_parts(cd: Any, data: Dataset) -> Any:
 def _read_data_parts(cd: Any, data: Dataset) -> Dataset:
     """The Dataset with the parts :func:`store_data_parts` wrote."""
     kw: dict[str, Any] = {}
-    if "concomitant" in cd:
-        kw["concomitant"] = np.ascontiguousarray(cd["concomitant"].transpose("obs", ...).values)
+    if "gating_covariates" in cd:
+        W = cd["gating_covariates"].transpose("obs", ...).values
+        kw["concomitant"] = np.ascontiguousarray(W, dtype=float)
         kw["concomitant_names"] = tuple(str(v) for v in cd.coords["concomitant"].values)
-    if "fixed" in cd:
-        kw["fixed"] = np.ascontiguousarray(cd["fixed"].transpose("obs", ...).values)
+    if "fixed_predictors" in cd:
+        U = cd["fixed_predictors"].transpose("obs", ...).values
+        kw["fixed"] = np.ascontiguousarray(U, dtype=float)
         kw["fixed_names"] = tuple(str(v) for v in cd.coords["fixed_predictor"].values)
     if "groups" in cd:
         kw["groups"] = np.asarray(cd["groups"].values, dtype=np.intp)
