@@ -380,77 +380,23 @@ def _ext_params_ok(w, gam, b, c, s, delta, gating):  # pragma: no cover - compil
     return ok
 
 
-@_inline
-def _unit_prior(W, u, gam, logw, lpri, pri, gating):  # pragma: no cover - compiled by numba
-    """``lpri`` <- log P(z_u = k): the gating softmax of unit ``u`` (``pri`` its exp) or log w."""
-    k_ = lpri.shape[0]
-    if not gating:
-        for k in range(k_):
-            lpri[k] = logw[k]
-        return
-    emax = -np.inf
-    for k in range(k_):
-        eta = 0.0
-        for j in range(gam.shape[1]):
-            eta += W[u, j] * gam[k, j]
-        lpri[k] = eta
-        emax = max(emax, eta)
-    tot = 0.0
-    for k in range(k_):
-        tot += np.exp(lpri[k] - emax)
-    lse = emax + np.log(tot)
-    for k in range(k_):
-        lpri[k] -= lse
-        pri[k] = np.exp(lpri[k])
-
-
-@_inline
-def _unit_densities(
-    X, y, U, rows, lo, hi, b, c, delta, inv_s, lognorm, lpri, res, L
-):  # pragma: no cover - compiled by numba
-    """``L[k]`` <- log prior + sum over the unit's rows of log N(y | mu_k + U delta, s_k);
-    ``res[t, k]`` the standardised residuals."""
-    k_ = b.shape[0]
-    for k in range(k_):
-        L[k] = lpri[k] + (hi - lo) * lognorm[k]
-    for t in range(lo, hi):
-        i = rows[t]
-        off = 0.0
-        for j in range(delta.shape[0]):
-            off += U[i, j] * delta[j]
-        for k in range(k_):
-            mu = b[k] + off
-            for j in range(c.shape[1]):
-                mu += c[k, j] * X[i, j]
-            z = (y[i] - mu) * inv_s[k]
-            res[t - lo, k] = z
-            L[k] -= 0.5 * z * z
-
-
-@_inline
-def _unit_gradient(
-    X, U, W, rows, u, lo, hi, a, va, pri, inv_s, res, gating, gg, gb, gc, gs, gd
-):  # pragma: no cover - compiled by numba
-    """Add unit ``u``'s terms; ``a[k] = v_u * responsibility``, ``va = v_u``."""
-    k_ = a.shape[0]
-    if gating:
-        for k in range(k_):
-            d = a[k] - va * pri[k]
-            for j in range(gg.shape[1]):
-                gg[k, j] += d * W[u, j]
-    for t in range(lo, hi):
-        i = rows[t]
-        for k in range(k_):
-            if a[k] == 0.0:  # an underflowed component: no 0 * inf
-                continue
-            z = res[t - lo, k]
-            g = a[k] * z * inv_s[k]
-            gb[k] += g
-            gs[k] += a[k] * (z * z - 1.0) * inv_s[k]
-            for j in range(gc.shape[1]):
-                gc[k, j] += g * X[i, j]
-            for j in range(gd.shape[0]):
-                gd[j] += g * U[i, j]
+@_njit
+def _ext_finish(total, w, gating, gw, gg, gb, gc, gs, gd):  # pragma: no cover - numba
+    """The result tuple: the gradient w.r.t. ``w`` divided by ``w`` (zero with gating), or
+    ``-inf`` with a zero gradient when anything is not finite."""
+    finite = abs(total) < np.inf
+    for k in range(gw.shape[0]):
+        gw[k] = gw[k] / w[k] if not gating else 0.0
+        finite = finite and abs(gw[k]) < np.inf and abs(gb[k]) < np.inf and abs(gs[k]) < np.inf
+        for j in range(gc.shape[1]):
+            finite = finite and abs(gc[k, j]) < np.inf
+        for j in range(gg.shape[1]):
+            finite = finite and abs(gg[k, j]) < np.inf
+    for j in range(gd.shape[0]):
+        finite = finite and abs(gd[j]) < np.inf
+    if not finite:
+        return -np.inf, gw * 0.0, gg * 0.0, gb * 0.0, gc * 0.0, gs * 0.0, gd * 0.0
+    return total, gw, gg, gb, gc, gs, gd
 
 
 @_njit
@@ -483,15 +429,10 @@ def extended_logp_grad(
     ``-inf`` with a zero gradient (a parameter not finite, a sigma or weight not positive, a
     unit whose density underflows in every component, an overflowing gradient).
     """
-    k_ = b.shape[0]
-    q = gam.shape[1]
+    k_, p, r, q = b.shape[0], c.shape[1], delta.shape[0], gam.shape[1]
     gating = q > 0
-    gw = np.zeros(k_)
-    gg = np.zeros((k_, q))
-    gb = np.zeros(k_)
-    gc = np.zeros((k_, c.shape[1]))
-    gs = np.zeros(k_)
-    gd = np.zeros(delta.shape[0])
+    gw, gg, gb = np.zeros(k_), np.zeros((k_, q)), np.zeros(k_)
+    gc, gs, gd = np.zeros((k_, p)), np.zeros(k_), np.zeros(r)
     if not _ext_params_ok(w, gam, b, c, s, delta, gating):
         return -np.inf, gw, gg, gb, gc, gs, gd
     n_units = starts.shape[0] - 1
@@ -501,45 +442,72 @@ def extended_logp_grad(
     biggest = 0
     for u in range(n_units):
         biggest = max(biggest, starts[u + 1] - starts[u])
-    res = np.empty((biggest, k_))
-    lpri = np.empty(k_)
-    pri = np.zeros(k_)
-    L = np.empty(k_)
-    a = np.empty(k_)
+    res = np.empty((biggest, k_))  # standardised residuals of the unit's rows
+    lpri, pri, L, a = np.empty(k_), np.zeros(k_), np.empty(k_), np.empty(k_)
     total = 0.0
+    # One loop with everything written out: numba-inlined helpers ran 7x slower here.
     for u in range(n_units):
         lo, hi = starts[u], starts[u + 1]
-        _unit_prior(W, u, gam, logw, lpri, pri, gating)
-        _unit_densities(X, y, U, rows, lo, hi, b, c, delta, inv_s, lognorm, lpri, res, L)
+        if gating:  # log P(z_u = k): the log-softmax of eta_uk = W_u . gam_k
+            emax = -np.inf
+            for k in range(k_):
+                eta = 0.0
+                for j in range(q):
+                    eta += W[u, j] * gam[k, j]
+                lpri[k] = eta
+                emax = max(emax, eta)
+            tot = 0.0
+            for k in range(k_):
+                tot += np.exp(lpri[k] - emax)
+            lse = emax + np.log(tot)
+            for k in range(k_):
+                lpri[k] -= lse
+                pri[k] = np.exp(lpri[k])
+        for k in range(k_):
+            L[k] = (lpri[k] if gating else logw[k]) + (hi - lo) * lognorm[k]
+        for t in range(lo, hi):  # the unit's component log-densities
+            i = rows[t]
+            off = 0.0
+            for j in range(r):
+                off += U[i, j] * delta[j]
+            for k in range(k_):
+                mu = b[k] + off
+                for j in range(p):
+                    mu += c[k, j] * X[i, j]
+                z = (y[i] - mu) * inv_s[k]
+                res[t - lo, k] = z
+                L[k] -= 0.5 * z * z
         m = -np.inf
         for k in range(k_):
             m = max(m, L[k])
         if not abs(m) < np.inf:  # every component underflows (or NaN)
-            return -np.inf, gw * 0.0, gg * 0.0, gb * 0.0, gc * 0.0, gs * 0.0, gd * 0.0
+            total = -np.inf
+            break
         tot = 0.0
         for k in range(k_):
             a[k] = np.exp(L[k] - m)
             tot += a[k]
         total += v[u] * (m + np.log(tot))
         for k in range(k_):
-            a[k] *= v[u] / tot
+            a[k] *= v[u] / tot  # v_u times the responsibility
             gw[k] += a[k]
-        _unit_gradient(
-            X, U, W, rows, u, lo, hi, a, v[u], pri, inv_s, res, gating, gg, gb, gc, gs, gd
-        )
-    finite = abs(total) < np.inf
-    for k in range(k_):
-        gw[k] = gw[k] / w[k] if not gating else 0.0
-        finite = finite and abs(gw[k]) < np.inf and abs(gb[k]) < np.inf and abs(gs[k]) < np.inf
-        for j in range(c.shape[1]):
-            finite = finite and abs(gc[k, j]) < np.inf
-        for j in range(q):
-            finite = finite and abs(gg[k, j]) < np.inf
-    for j in range(gd.shape[0]):
-        finite = finite and abs(gd[j]) < np.inf
-    if not finite:
-        return -np.inf, gw * 0.0, gg * 0.0, gb * 0.0, gc * 0.0, gs * 0.0, gd * 0.0
-    return total, gw, gg, gb, gc, gs, gd
+            if gating:
+                for j in range(q):
+                    gg[k, j] += (a[k] - v[u] * pri[k]) * W[u, j]
+        for t in range(lo, hi):
+            i = rows[t]
+            for k in range(k_):
+                if a[k] == 0.0:  # an underflowed component: no 0 * inf
+                    continue
+                z = res[t - lo, k]
+                g = a[k] * z * inv_s[k]
+                gb[k] += g
+                gs[k] += a[k] * (z * z - 1.0) * inv_s[k]
+                for j in range(p):
+                    gc[k, j] += g * X[i, j]
+                for j in range(r):
+                    gd[j] += g * U[i, j]
+    return _ext_finish(total, w, gating, gw, gg, gb, gc, gs, gd)
 
 
 class ExtendedMixRegLogp(Op):
