@@ -51,6 +51,30 @@ Posterior layout
 component) per component (absent when known). ``posterior.attrs`` records ``sigma_setting``,
 ``fit_intercept``, ``order_by``, ``sampler``, ``random_state``, ``n_components``, divergence
 counts and convergence figures.
+
+Extended model (issue 14)
+-------------------------
+With gating (concomitant) covariates :math:`w_u`, coefficients :math:`\delta` fixed across
+components on predictors :math:`u_i`, groups whose observations share one component, and
+replication weights :math:`v_u`, the log-likelihood is
+:math:`\sum_u v_u \log \sum_k P(z_u = k \mid w_u) \prod_{i \in u}
+\mathcal{N}(y_i \mid b_k + c_k^\top x_i + \delta^\top u_i, \sigma_k^2)` with
+:math:`P(z_u = k \mid w_u) = \mathrm{softmax}_k(w_u^\top \gamma_k)` (a unit is a group, or an
+observation), exactly :func:`mlrbayes.likelihood.extended_loglik`. The fast path is the
+fused Op :class:`mlrbayes.kernel.ExtendedMixRegLogp`; ``likelihood="textbook"`` builds the
+same density as an ordinary PyTensor graph. Priors (:mod:`mlrbayes.priors`): every row of
+:math:`\gamma` gets the same N(0, s_j^2) prior, scaled to the covariates' sds, and since the
+softmax sees only differences between rows the model samples the centred coefficients
+directly: ``gating_zerosum`` (concomitant, component) is a ``pm.ZeroSumNormal`` over the
+components — exactly the distribution of iid normal rows after centring — and ``gating``
+(component, concomitant) its transpose, with :math:`\sum_k \gamma_k = 0` in every draw, so
+relabelling permutes its rows exactly. ``weights`` becomes a deterministic, the average prior
+membership over units (weighted by :math:`v_u`); ``fixed`` (fixed_predictor)
+:math:`\delta \sim \mathcal{N}(0, 5 s_y / s_j)`. ``constant_data`` also holds
+``gating_covariates`` (obs, concomitant), ``fixed_predictors`` (obs, fixed_predictor),
+``groups`` (obs; labels in coordinate ``group``) and ``sample_weight`` (obs), so
+:func:`mlrbayes.posterior.data_from_datatree` rebuilds the model's data; the
+``log_likelihood`` group holds one (weighted) term per unit.
 """
 
 from __future__ import annotations

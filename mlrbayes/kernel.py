@@ -258,6 +258,29 @@ def mixreg_logp_grad(X, y, w, b, c, s):  # pragma: no cover - compiled by numba
     return total, gw, gb, gc, gs
 
 
+def _fused_perform(self, node, inputs, output_storage):
+    """``Op.perform`` of a fused kernel: the value and its gradient from one call."""
+    res = self.kernel(*inputs)
+    output_storage[0][0] = np.asarray(res[0])
+    for out, val in zip(output_storage[1:], res[1:], strict=True):
+        out[0] = val
+
+
+def _fused_connection_pattern(self, node):
+    """The data inputs (the first ``n_data``) reach no output; the parameters reach all."""
+    n_out = len(node.outputs)
+    n_par = len(node.inputs) - self.n_data
+    return [[False] * n_out] * self.n_data + [[True] * n_out for _ in range(n_par)]
+
+
+def _fused_pullback(self, inputs, outputs, cotangents):
+    """The gradient outputs times the cotangent of the value; none for the data inputs."""
+    g = cotangents[0]
+    if any(not isinstance(ct.type, DisconnectedType) for ct in cotangents[1:]):
+        raise NotImplementedError("second derivatives of the mixture log-likelihood")
+    return [disconnected_type() for _ in range(self.n_data)] + [g * o for o in outputs[1:]]
+
+
 class MixRegLogp(Op):
     """``(X, y, weights, intercept, coef, sigma) -> (loglik, d_weights, d_intercept, d_coef,
     d_sigma)`` with sigma of shape (K,).
@@ -268,6 +291,8 @@ class MixRegLogp(Op):
     """
 
     __props__ = ()
+    n_data = 2  # X, y
+    kernel = staticmethod(mixreg_logp_grad)
 
     def make_node(self, X, y, weights, intercept, coef, sigma):
         ins = [pt.as_tensor_variable(v).astype("float64") for v in (X, y, weights, intercept)]
@@ -275,23 +300,12 @@ class MixRegLogp(Op):
         outs = [pt.dscalar(), pt.dvector(), pt.dvector(), pt.dmatrix(), pt.dvector()]
         return Apply(self, ins, outs)
 
-    def perform(self, node, inputs, output_storage):
-        res = mixreg_logp_grad(*inputs)
-        output_storage[0][0] = np.asarray(res[0])
-        for out, val in zip(output_storage[1:], res[1:], strict=True):
-            out[0] = val
-
     def infer_shape(self, node, input_shapes):
         return [(), input_shapes[2], input_shapes[3], input_shapes[4], input_shapes[5]]
 
-    def connection_pattern(self, node):
-        return [[False] * 5, [False] * 5] + [[True] * 5 for _ in range(4)]
-
-    def pullback(self, inputs, outputs, cotangents):
-        g = cotangents[0]
-        if any(not isinstance(ct.type, DisconnectedType) for ct in cotangents[1:]):
-            raise NotImplementedError("second derivatives of the mixture log-likelihood")
-        return [disconnected_type(), disconnected_type()] + [g * o for o in outputs[1:]]
+    perform = _fused_perform
+    connection_pattern = _fused_connection_pattern
+    pullback = _fused_pullback
 
 
 _mixreg_logp = MixRegLogp()
@@ -364,37 +378,26 @@ def unit_layout(groups: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarr
 
 
 @_inline
+def _finite(x):  # pragma: no cover - compiled by numba
+    """Every entry finite (False for NaN)."""
+    return np.all(np.abs(x) < np.inf)
+
+
+@_inline
 def _ext_params_ok(w, gam, b, c, s, delta, gating):  # pragma: no cover - compiled by numba
     """Every parameter finite, every sigma (and weight, without gating) positive."""
-    ok = True
-    for k in range(b.shape[0]):
-        ok = ok and s[k] > 0.0 and s[k] < np.inf and abs(b[k]) < np.inf
-        if not gating:
-            ok = ok and w[k] > 0.0 and w[k] < np.inf
-        for j in range(c.shape[1]):
-            ok = ok and abs(c[k, j]) < np.inf
-        for j in range(gam.shape[1]):
-            ok = ok and abs(gam[k, j]) < np.inf
-    for j in range(delta.shape[0]):
-        ok = ok and abs(delta[j]) < np.inf
-    return ok
+    ok = _finite(b) and _finite(c) and _finite(gam) and _finite(delta)
+    ok = ok and _finite(s) and np.all(s > 0.0)
+    return ok and (gating or (_finite(w) and np.all(w > 0.0)))
 
 
 @_njit
 def _ext_finish(total, w, gating, gw, gg, gb, gc, gs, gd):  # pragma: no cover - numba
     """The result tuple: the gradient w.r.t. ``w`` divided by ``w`` (zero with gating), or
     ``-inf`` with a zero gradient when anything is not finite."""
-    finite = abs(total) < np.inf
-    for k in range(gw.shape[0]):
-        gw[k] = gw[k] / w[k] if not gating else 0.0
-        finite = finite and abs(gw[k]) < np.inf and abs(gb[k]) < np.inf and abs(gs[k]) < np.inf
-        for j in range(gc.shape[1]):
-            finite = finite and abs(gc[k, j]) < np.inf
-        for j in range(gg.shape[1]):
-            finite = finite and abs(gg[k, j]) < np.inf
-    for j in range(gd.shape[0]):
-        finite = finite and abs(gd[j]) < np.inf
-    if not finite:
+    gw = gw / w if not gating else gw * 0.0
+    finite = abs(total) < np.inf and _finite(gw) and _finite(gb) and _finite(gs)
+    if not (finite and _finite(gc) and _finite(gg) and _finite(gd)):
         return -np.inf, gw * 0.0, gg * 0.0, gb * 0.0, gc * 0.0, gs * 0.0, gd * 0.0
     return total, gw, gg, gb, gc, gs, gd
 
@@ -458,11 +461,12 @@ def extended_logp_grad(
                 emax = max(emax, eta)
             tot = 0.0
             for k in range(k_):
-                tot += np.exp(lpri[k] - emax)
+                pri[k] = np.exp(lpri[k] - emax)
+                tot += pri[k]
             lse = emax + np.log(tot)
             for k in range(k_):
                 lpri[k] -= lse
-                pri[k] = np.exp(lpri[k])
+                pri[k] /= tot
         for k in range(k_):
             L[k] = (lpri[k] if gating else logw[k]) + (hi - lo) * lognorm[k]
         for t in range(lo, hi):  # the unit's component log-densities
@@ -521,6 +525,8 @@ class ExtendedMixRegLogp(Op):
 
     __props__ = ()
     _INT = (4, 5)  # rows, starts
+    n_data = 7
+    kernel = staticmethod(extended_logp_grad)
 
     def make_node(self, *inputs):
         ins = [
@@ -531,23 +537,12 @@ class ExtendedMixRegLogp(Op):
         outs += [pt.dvector(), pt.dvector()]
         return Apply(self, ins, outs)
 
-    def perform(self, node, inputs, output_storage):
-        res = extended_logp_grad(*inputs)
-        output_storage[0][0] = np.asarray(res[0])
-        for out, val in zip(output_storage[1:], res[1:], strict=True):
-            out[0] = val
-
     def infer_shape(self, node, input_shapes):
         return [(), *input_shapes[7:]]
 
-    def connection_pattern(self, node):
-        return [[False] * 7] * 7 + [[True] * 7 for _ in range(6)]
-
-    def pullback(self, inputs, outputs, cotangents):
-        g = cotangents[0]
-        if any(not isinstance(ct.type, DisconnectedType) for ct in cotangents[1:]):
-            raise NotImplementedError("second derivatives of the mixture log-likelihood")
-        return [disconnected_type() for _ in range(7)] + [g * o for o in outputs[1:]]
+    perform = _fused_perform
+    connection_pattern = _fused_connection_pattern
+    pullback = _fused_pullback
 
 
 _extended_logp = ExtendedMixRegLogp()
