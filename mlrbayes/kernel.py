@@ -398,8 +398,98 @@ def _ext_finish(total, w, gating, gw, gg, gb, gc, gs, gd):  # pragma: no cover -
     gw = gw / w if not gating else gw * 0.0
     finite = abs(total) < np.inf and _finite(gw) and _finite(gb) and _finite(gs)
     if not (finite and _finite(gc) and _finite(gg) and _finite(gd)):
-        return -np.inf, gw * 0.0, gg * 0.0, gb * 0.0, gc * 0.0, gs * 0.0, gd * 0.0
+        z = np.zeros_like
+        return -np.inf, z(gw), z(gg), z(gb), z(gc), z(gs), z(gd)
     return total, gw, gg, gb, gc, gs, gd
+
+
+@_njit
+def _rows_logp_grad(X, y, U, W, v, w, gam, b, c, s, delta, weighted):  # pragma: no cover
+    """:func:`extended_logp_grad` when every unit is one row (no groups), in blocks of rows
+    with the vectorising exponential and batched logarithms of :func:`mixreg_logp_grad`."""
+    n, p = X.shape
+    k_, r, q = b.shape[0], delta.shape[0], gam.shape[1]
+    gating = q > 0
+    gw, gg, gb = np.zeros(k_), np.zeros((k_, q)), np.zeros(k_)
+    gc, gs, gd = np.zeros((k_, p)), np.zeros(k_), np.zeros(r)
+    inv_s = 1.0 / s
+    lognorm = -np.log(s) - 0.5 * 1.8378770664093453
+    logw = np.log(w) if not gating else np.zeros(k_)
+    res, ex, pe = np.empty((k_, _BLOCK)), np.empty((k_, _BLOCK)), np.empty((k_, _BLOCK))
+    rmax, rsum = np.empty(_BLOCK), np.empty(_BLOCK)
+    emax, esum, zero = np.zeros(_BLOCK), np.ones(_BLOCK), np.zeros(_BLOCK)
+    bits = np.empty(_BLOCK, dtype=np.int64)
+    pow2 = bits.view(np.float64)
+    total = 0.0
+    for start in range(0, n, _BLOCK):
+        nb = min(_BLOCK, n - start)
+        for i in range(nb):
+            rmax[i] = -np.inf
+            rsum[i] = 0.0
+            if gating:
+                emax[i] = -np.inf
+                esum[i] = 0.0
+        for k in range(k_):  # log prior: eta (or log w)
+            for i in range(nb):
+                e = logw[k]
+                for j in range(q):
+                    e += W[start + i, j] * gam[k, j]
+                pe[k, i] = e
+                emax[i] = max(emax[i], e) if gating else 0.0
+        for k in range(k_):  # plus the log-density, with eta shifted by its row max
+            for i in range(nb):
+                mu = b[k]
+                for j in range(p):
+                    mu += c[k, j] * X[start + i, j]
+                for j in range(r):
+                    mu += delta[j] * U[start + i, j]
+                z = (y[start + i] - mu) * inv_s[k]
+                res[k, i] = z
+                val = (pe[k, i] - emax[i]) + lognorm[k] - 0.5 * z * z
+                ex[k, i] = val
+                rmax[i] = max(rmax[i], val)
+        _shifted_exp(nb, res, ex, rmax, rsum, bits, pow2)
+        if gating:  # the softmax's normaliser: pe <- exp(eta - max), esum its row sums
+            _shifted_exp(nb, pe, pe, emax, esum, bits, pow2)
+        if weighted:
+            for i in range(nb):
+                total += v[start + i] * (rmax[i] + np.log(rsum[i]) - np.log(esum[i]))
+                rsum[i] = v[start + i] / rsum[i]
+                esum[i] = v[start + i] / esum[i]
+        else:
+            total = _row_logs(nb, rmax, rsum, total)
+            if gating:
+                total -= _row_logs(nb, zero, esum, 0.0)
+        for k in range(k_):  # rsum: v / row sum; ex: exp(L - max); pe: exp(eta - max)
+            sw, sb, ss = 0.0, 0.0, 0.0
+            for i in range(nb):
+                a = ex[k, i] * rsum[i]  # v_i times the responsibility
+                sw += a
+                if gating:
+                    pe[k, i] = a - pe[k, i] * esum[i]  # v_i (responsibility - prior)
+                g = a * res[k, i] * inv_s[k]
+                sb += g
+                ss += a * (res[k, i] * res[k, i] - 1.0) * inv_s[k]
+                ex[k, i] = g
+            gw[k] += sw
+            gb[k] += sb
+            gs[k] += ss
+            for j in range(p):
+                acc = 0.0
+                for i in range(nb):
+                    acc += ex[k, i] * X[start + i, j]
+                gc[k, j] += acc
+            for j in range(r):
+                acc = 0.0
+                for i in range(nb):
+                    acc += ex[k, i] * U[start + i, j]
+                gd[j] += acc
+            for j in range(q):
+                acc = 0.0
+                for i in range(nb):
+                    acc += pe[k, i] * W[start + i, j]
+                gg[k, j] += acc
+    return _ext_finish(total, w, gating, gw, gg, gb, gc, gs, gd)
 
 
 @_njit
@@ -439,6 +529,9 @@ def extended_logp_grad(
     if not _ext_params_ok(w, gam, b, c, s, delta, gating):
         return -np.inf, gw, gg, gb, gc, gs, gd
     n_units = starts.shape[0] - 1
+    if n_units == X.shape[0]:  # one row per unit (then rows is the identity)
+        weighted = not np.all(v == 1.0)
+        return _rows_logp_grad(X, y, U, W, v, w, gam, b, c, s, delta, weighted)
     inv_s = 1.0 / s
     lognorm = -np.log(s) - 0.5 * 1.8378770664093453
     logw = np.log(w) if not gating else np.zeros(k_)

@@ -26,6 +26,7 @@ FEATURES = {
     "weights": {"weights"},
     "all": {"concomitant", "fixed", "groups", "weights"},
     "groups+gating": {"concomitant", "groups"},
+    "all but groups": {"concomitant", "fixed", "weights"},  # the kernel's one-row-per-unit path
 }
 
 
@@ -113,7 +114,7 @@ def test_kernel_equals_numpy_and_textbook(name):
         np.testing.assert_allclose(out[i_k], tb[i_t], rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["all", "groups+gating"])
+@pytest.mark.parametrize("name", ["all", "groups+gating", "all but groups"])
 def test_kernel_gradient_equals_finite_differences(name):
     data = _data(FEATURES[name])
     p = _params(data)
@@ -166,9 +167,10 @@ EXTREMES = {
 }
 
 
+@pytest.mark.parametrize("features", ["all", "all but groups"])
 @pytest.mark.parametrize("name", list(EXTREMES))
-def test_extended_kernel_is_finite_or_minus_inf(name):
-    data = _data(FEATURES["all"])
+def test_extended_kernel_is_finite_or_minus_inf(name, features):
+    data = _data(FEATURES[features])
     p = _params(data)
     p.update({k: np.asarray(v, dtype=float) for k, v in EXTREMES[name][0].items()})
     out = _kernel(data, p)
