@@ -40,6 +40,8 @@ from pytensor.link.numba.dispatch.basic import (  # noqa: E402
     register_funcify_default_op_cache_key,
 )
 
+from .kernel_data import extended_inputs, textbook_logp_tensor, unit_layout  # noqa: E402
+
 __all__ = [
     "ExtendedMixRegLogp",
     "MixRegLogp",
@@ -352,31 +354,6 @@ def mixture_logp_tensor(X, y, weights, intercept, coef, sigma_k):
 # keeps its speed.
 
 
-def unit_layout(groups: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ordered by unit and the start of each unit in that order.
-
-    Parameters
-    ----------
-    groups : ndarray of int of shape (n,) with codes 0..G-1, or None (every row a unit)
-    n : int
-
-    Returns
-    -------
-    rows : ndarray of int64 of shape (n,)
-        Row indices, the rows of unit 0 first (stable within a unit).
-    starts : ndarray of int64 of shape (n_units + 1,)
-        Unit ``u`` is ``rows[starts[u]:starts[u + 1]]``.
-    """
-    if groups is None:
-        return np.arange(n, dtype=np.int64), np.arange(n + 1, dtype=np.int64)
-    g = np.asarray(groups, dtype=np.int64)
-    rows = np.argsort(g, kind="stable").astype(np.int64)
-    counts = np.bincount(g, minlength=int(g.max()) + 1)
-    starts = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
-    return rows, starts
-
-
 @_inline
 def _finite(x):  # pragma: no cover - compiled by numba
     """Every entry finite (False for NaN)."""
@@ -653,33 +630,6 @@ def _numba_funcify_extended(op, node=None, **kwargs):
     return extended_logp, _kernel_cache_salt()
 
 
-def extended_inputs(data) -> tuple[np.ndarray, ...]:
-    """The data inputs of the extended Op from a :class:`~mlrbayes.spec.Dataset`.
-
-    Returns
-    -------
-    U : ndarray of shape (n, r)
-        Fixed-coefficient predictors ((n, 0) without).
-    W : ndarray of shape (n_units, q)
-        Each unit's gating covariates ((n_units, 0) without).
-    rows, starts : ndarray of int64
-        :func:`unit_layout`.
-    v : ndarray of shape (n_units,)
-        Unit weights (ones without).
-    """
-    n = data.n_samples
-    U = data.fixed if data.fixed is not None else np.zeros((n, 0))
-    rows, starts = unit_layout(data.groups, n)
-    n_units = starts.size - 1
-    W = np.zeros((n_units, 0))
-    if data.concomitant is not None:
-        W = data.concomitant[rows[starts[:-1]]]  # each unit's first row (constant in a unit)
-    v = np.ones(n_units)
-    if data.sample_weight is not None:
-        v = data.sample_weight[rows[starts[:-1]]]
-    return U, np.ascontiguousarray(W), rows, starts, v
-
-
 def extended_logp_tensor(data, X, y, weights, gating, intercept, coef, sigma_k, fixed):
     """Scalar PyTensor expression of the extended model's log-likelihood (the fused Op).
 
@@ -692,26 +642,3 @@ def extended_logp_tensor(data, X, y, weights, gating, intercept, coef, sigma_k, 
     return _extended_logp(
         X, y, U, W, rows, starts, v, weights, gating, intercept, coef, sigma_k, fixed
     )[0]
-
-
-def textbook_logp_tensor(data, X, y, weights, gating, intercept, coef, sigma_k, fixed):
-    """The same log-likelihood as :func:`extended_logp_tensor` written as an ordinary PyTensor
-    graph (normal log-densities, group sums by ``inc_subtensor``, log-softmax gating,
-    ``logsumexp``): the reference the fused kernel is tested against, and differentiable by
-    PyTensor's autodiff. Arguments as there; ``gating``/``fixed`` may be None when absent.
-    """
-    mu = intercept + pt.dot(X, coef.T)  # (n, K)
-    if data.fixed is not None:
-        mu = mu + pt.dot(pt.as_tensor_variable(data.fixed), fixed)[:, None]
-    z = (y[:, None] - mu) / sigma_k
-    lp = -0.5 * z**2 - pt.log(sigma_k) - 0.5 * np.log(2.0 * np.pi)
-    _, W, _rows, starts, v = extended_inputs(data)
-    if data.groups is not None:
-        lp = pt.inc_subtensor(pt.zeros((starts.size - 1, lp.shape[1]))[data.groups], lp)
-    if data.concomitant is not None:
-        eta = pt.dot(pt.as_tensor_variable(W), gating.T)
-        lpri = eta - pt.logsumexp(eta, axis=1, keepdims=True)
-    else:
-        lpri = pt.log(weights)[None, :]
-    per_unit = pt.logsumexp(lp + lpri, axis=1)
-    return pt.sum(per_unit * v)
