@@ -380,6 +380,15 @@ def _ext_finish(total, w, gating, gw, gg, gb, gc, gs, gd):  # pragma: no cover -
     return total, gw, gg, gb, gc, gs, gd
 
 
+@_inline
+def _block_dot(a, k, M, start, nb, j):  # pragma: no cover - compiled by numba
+    """``sum_i a[k, i] * M[start + i, j]`` over the block's ``nb`` rows."""
+    acc = 0.0
+    for i in range(nb):
+        acc += a[k, i] * M[start + i, j]
+    return acc
+
+
 @_njit
 def _rows_logp_grad(X, y, U, W, v, w, gam, b, c, s, delta, weighted):  # pragma: no cover
     """:func:`extended_logp_grad` when every unit is one row (no groups), in blocks of rows
@@ -395,17 +404,16 @@ def _rows_logp_grad(X, y, U, W, v, w, gam, b, c, s, delta, weighted):  # pragma:
     res, ex, pe = np.empty((k_, _BLOCK)), np.empty((k_, _BLOCK)), np.empty((k_, _BLOCK))
     rmax, rsum = np.empty(_BLOCK), np.empty(_BLOCK)
     emax, esum, zero = np.zeros(_BLOCK), np.ones(_BLOCK), np.zeros(_BLOCK)
-    bits = np.empty(_BLOCK, dtype=np.int64)
-    pow2 = bits.view(np.float64)
     total = 0.0
+    bits = np.empty(_BLOCK, dtype=np.int64)  # scratch of the exponential, and as float64
+    pow2 = bits.view(np.float64)
     for start in range(0, n, _BLOCK):
         nb = min(_BLOCK, n - start)
-        for i in range(nb):
-            rmax[i] = -np.inf
-            rsum[i] = 0.0
-            if gating:
-                emax[i] = -np.inf
-                esum[i] = 0.0
+        rmax[:nb] = -np.inf
+        rsum[:nb] = 0.0
+        if gating:
+            emax[:nb] = -np.inf
+            esum[:nb] = 0.0
         for k in range(k_):  # log prior: eta (or log w)
             for i in range(nb):
                 e = logw[k]
@@ -452,20 +460,11 @@ def _rows_logp_grad(X, y, U, W, v, w, gam, b, c, s, delta, weighted):  # pragma:
             gb[k] += sb
             gs[k] += ss
             for j in range(p):
-                acc = 0.0
-                for i in range(nb):
-                    acc += ex[k, i] * X[start + i, j]
-                gc[k, j] += acc
+                gc[k, j] += _block_dot(ex, k, X, start, nb, j)
             for j in range(r):
-                acc = 0.0
-                for i in range(nb):
-                    acc += ex[k, i] * U[start + i, j]
-                gd[j] += acc
+                gd[j] += _block_dot(ex, k, U, start, nb, j)
             for j in range(q):
-                acc = 0.0
-                for i in range(nb):
-                    acc += pe[k, i] * W[start + i, j]
-                gg[k, j] += acc
+                gg[k, j] += _block_dot(pe, k, W, start, nb, j)
     return _ext_finish(total, w, gating, gw, gg, gb, gc, gs, gd)
 
 
