@@ -51,6 +51,30 @@ Posterior layout
 component) per component (absent when known). ``posterior.attrs`` records ``sigma_setting``,
 ``fit_intercept``, ``order_by``, ``sampler``, ``random_state``, ``n_components``, divergence
 counts and convergence figures.
+
+Extended model (issue 14)
+-------------------------
+With gating (concomitant) covariates :math:`w_u`, coefficients :math:`\delta` fixed across
+components on predictors :math:`u_i`, groups whose observations share one component, and
+replication weights :math:`v_u`, the log-likelihood is
+:math:`\sum_u v_u \log \sum_k P(z_u = k \mid w_u) \prod_{i \in u}
+\mathcal{N}(y_i \mid b_k + c_k^\top x_i + \delta^\top u_i, \sigma_k^2)` with
+:math:`P(z_u = k \mid w_u) = \mathrm{softmax}_k(w_u^\top \gamma_k)` (a unit is a group, or an
+observation), exactly :func:`mlrbayes.likelihood.extended_loglik`. The fast path is the
+fused Op :class:`mlrbayes.kernel.ExtendedMixRegLogp`; ``likelihood="textbook"`` builds the
+same density as an ordinary PyTensor graph. Priors (:mod:`mlrbayes.priors`): every row of
+:math:`\gamma` gets the same N(0, s_j^2) prior, scaled to the covariates' sds, and since the
+softmax sees only differences between rows the model samples the centred coefficients
+directly: ``gating_zerosum`` (concomitant, component) is a ``pm.ZeroSumNormal`` over the
+components — exactly the distribution of iid normal rows after centring — and ``gating``
+(component, concomitant) its transpose, with :math:`\sum_k \gamma_k = 0` in every draw, so
+relabelling permutes its rows exactly. ``weights`` becomes a deterministic, the average prior
+membership over units (weighted by :math:`v_u`); ``fixed`` (fixed_predictor)
+:math:`\delta \sim \mathcal{N}(0, 5 s_y / s_j)`. ``constant_data`` also holds
+``gating_covariates`` (obs, concomitant), ``fixed_predictors`` (obs, fixed_predictor),
+``groups`` (obs; labels in coordinate ``group``) and ``sample_weight`` (obs), so
+:func:`mlrbayes.posterior.data_from_datatree` rebuilds the model's data; the
+``log_likelihood`` group holds one (weighted) term per unit.
 """
 
 from __future__ import annotations
@@ -71,7 +95,7 @@ from ._validation import (
     check_positive_int,
     check_random_state,
 )
-from .initvals import chain_initvals
+from .initvals import GATING_VAR, chain_initvals
 from .posterior import (
     PosteriorDraws,
     SamplingDiagnostics,
@@ -80,10 +104,11 @@ from .posterior import (
     posterior_responsibilities,
     sampling_diagnostics,
     save_posterior,
+    store_data_parts,
 )
 from .priors import default_priors, resolve_priors
 from .progress import interactive
-from .spec import Dataset, ModelSpec, as_dataset
+from .spec import Dataset, ModelSpec, resolve_dataset
 
 configure_pytensor_cache()
 
@@ -91,7 +116,12 @@ import pymc as pm  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .kernel import mixture_logp_tensor  # noqa: E402
+from .kernel import (  # noqa: E402
+    extended_logp_tensor,
+    mixture_logp_tensor,
+    textbook_logp_tensor,
+    unit_layout,
+)
 
 __all__ = [
     "SAMPLERS",
@@ -152,15 +182,21 @@ def build_model(
     priors: Mapping | None = None,
     order_by: str | None = None,
     likelihood: str = "fast",
+    data: Any = None,
+    concomitant: Any = None,
+    fixed: Any = None,
+    groups: Any = None,
+    weights: Any = None,
 ) -> pm.Model:
     """PyMC model of the mixture of linear regressions with the labels marginalised out.
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features), or Dataset
+    X : array-like of shape (n_samples, n_features), Dataset, or str
         Predictors; DataFrame column names become the ``feature`` coordinate. A checked
-        :class:`~mlrbayes.spec.Dataset` is used as it is (then ``y`` is None).
-    y : array-like of shape (n_samples,), or None with a Dataset
+        :class:`~mlrbayes.spec.Dataset` is used as it is (then ``y`` is None); a formula
+        ``"y ~ x1 + x2"`` is read from ``data`` (:func:`mlrbayes.spec.resolve_dataset`).
+    y : array-like of shape (n_samples,), or None with a Dataset or a formula
     n_components : int
         Number of components K.
     sigma : float, array-like of shape (K,), "shared" or "component"
@@ -181,13 +217,28 @@ def build_model(
         similar intercepts the constraint truncates them and the posterior is distorted. The
         default (no ordering) keeps the symmetric posterior; :mod:`mlrbayes.relabel` handles
         label switching after sampling.
-    likelihood : {"fast", "normal_mixture"}, default "fast"
-        How the observed ``y`` is modelled; both give the same density. ``"fast"``: one Op
+    likelihood : {"fast", "normal_mixture", "textbook"}, default "fast"
+        How the observed ``y`` is modelled; all give the same density. ``"fast"``: one Op
         that evaluates the marginal log-likelihood and its gradient in a single numba pass
         (3-4x the ESS per second of the textbook graph, ``benchmarks/RESULTS.md``).
         ``"normal_mixture"``: the textbook ``pm.NormalMixture`` with means
         ``intercept + X @ coef.T``, as a reference or for PyMC features that need a standard
-        distribution (e.g. ``pm.sample_posterior_predictive``).
+        distribution (e.g. ``pm.sample_posterior_predictive``); plain model only.
+        ``"textbook"``: the log-likelihood as an ordinary PyTensor graph (normal
+        log-densities, group sums, log-softmax gating, ``logsumexp``;
+        :func:`mlrbayes.kernel.textbook_logp_tensor`), for every model.
+    data : pandas.DataFrame, optional
+        Where a formula and column names are looked up.
+    concomitant : array-like of shape (n_samples, q0), str or None
+        Gating covariates: ``P(z_i = k | w_i) = softmax_k(w_i^T gamma_k)`` with a gating
+        intercept added; ``gamma`` has the label-symmetric prior of
+        :mod:`mlrbayes.priors` and is reported centred (``sum_k gamma_k = 0``).
+    fixed : array-like of shape (n_samples, r), str or None
+        Predictors whose coefficients ``fixed`` (r,) are shared by all components.
+    groups : array-like of shape (n_samples,), str or None
+        Group labels; the observations of a group share one component.
+    weights : array-like of shape (n_samples,), str or None
+        Replication weights multiplying each observation's (group's) log-likelihood term.
 
     Returns
     -------
@@ -195,7 +246,13 @@ def build_model(
         Coordinates ``component`` (0..K-1), ``feature`` (names), ``obs`` (0..n-1); data ``X``
         (``pm.Data``, dims (obs, feature)); free variables ``weights``, ``intercept`` (when
         fitted), ``coef`` and ``sigma`` (when estimated); the observed ``y`` whose log-density
-        is the marginal mixture log-likelihood (:func:`mlrbayes.likelihood.mixture_loglik`).
+        is the marginal mixture log-likelihood (:func:`mlrbayes.likelihood.mixture_loglik`;
+        :func:`mlrbayes.likelihood.extended_loglik` for the extended model). With
+        concomitant covariates: coordinate ``concomitant``, the free ``gating_zerosum``
+        (concomitant, component) (``pm.ZeroSumNormal`` over the components) and the
+        deterministics ``gating`` (component, concomitant) and ``weights`` (the average prior
+        membership over units, weighted by the observation weights). With fixed predictors:
+        coordinate ``fixed_predictor`` and ``fixed``.
 
     Examples
     --------
@@ -205,11 +262,19 @@ def build_model(
     >>> sorted(model.named_vars)
     ['X', 'coef', 'intercept', 'weights', 'y']
     """
-    data = as_dataset(X, y)
-    spec = model_spec(data, n_components, sigma, fit_intercept)
+    ds = resolve_dataset(
+        X, y, data=data, concomitant=concomitant, fixed=fixed, groups=groups, weights=weights
+    )
+    spec = model_spec(ds, n_components, sigma, fit_intercept)
     order_by = _check_order_by(order_by, spec.fit_intercept)
-    likelihood = check_choice(likelihood, "likelihood", ("fast", "normal_mixture"))
-    return _model(data, spec, resolve_priors(data, priors), order_by, likelihood)
+    likelihood = check_choice(likelihood, "likelihood", ("fast", "normal_mixture", "textbook"))
+    if likelihood == "normal_mixture" and not ds.is_plain:
+        raise ValueError(
+            "likelihood='normal_mixture' supports the plain model only; use 'textbook' (the "
+            "same density as an ordinary PyTensor graph) or 'fast' with concomitant, fixed, "
+            "groups or weights."
+        )
+    return _model(ds, spec, resolve_priors(ds, priors), order_by, likelihood)
 
 
 def model_spec(data: Dataset, n_components: int, sigma: Any, fit_intercept: bool) -> ModelSpec:
@@ -224,63 +289,109 @@ def _model(
 ) -> pm.Model:
     """The PyMC model of :func:`build_model` from checked data and settings."""
     Xa, ya, k, n = data.X, data.y, spec.n_components, data.n_samples
-    fit_intercept, mode, sig = spec.fit_intercept, spec.sigma_setting, spec.sigma
     coords = {"component": np.arange(k), "feature": list(data.feature_names), "obs": np.arange(n)}
+    if data.concomitant is not None:
+        coords["concomitant"] = list(data.concomitant_names)
+    if data.fixed is not None:
+        coords["fixed_predictor"] = list(data.fixed_names)
     with pm.Model(coords=coords) as model:
         Xd = pm.Data("X", Xa, dims=("obs", "feature"))
-        alpha = np.broadcast_to(np.asarray(pri["weights"]["alpha"], dtype=float), (k,)).copy()
-        weights = pm.Dirichlet("weights", a=alpha, dims="component")
-        if fit_intercept:
-            start = _spread_start(ya, k)
-            kwargs: dict[str, Any] = {"initval": start}
-            if order_by == "intercept":
-                kwargs["transform"] = pm.distributions.transforms.ordered
-            intercept = pm.Normal(
-                "intercept",
-                mu=np.asarray(pri["intercept"]["mu"], dtype=float),
-                sigma=np.asarray(pri["intercept"]["sigma"], dtype=float),
-                dims="component",
-                **kwargs,
-            )
-        else:
-            intercept = pt.zeros((k,))
+        weights, gating = _mixing(data, k, pri)
+        intercept = _intercept(ya, spec, pri, order_by)
         coef = pm.Normal(
             "coef",
             mu=np.asarray(pri["coef"]["mu"], dtype=float),
             sigma=np.asarray(pri["coef"]["sigma"], dtype=float),
             dims=("component", "feature"),
         )
-        scale = np.asarray(pri["sigma"]["sigma"], dtype=float)
-        if mode == "shared":
-            s = pm.HalfNormal("sigma", sigma=scale)
-            sigma_k = pt.alloc(s, k)
-        elif mode == "component":
-            s = pm.HalfNormal("sigma", sigma=scale, dims="component")
-            sigma_k = s
-        else:
-            sigma_k = pt.as_tensor_variable(np.broadcast_to(np.asarray(sig, dtype=float), (k,)))
-
-        if likelihood == "normal_mixture":
-            mu = intercept + pt.dot(Xd, coef.T)
-            pm.NormalMixture("y", w=weights, mu=mu, sigma=sigma_k, observed=ya, dims="obs")
-        else:
-
-            def _logp(value, w, b, c, sk, Xv):
-                return mixture_logp_tensor(Xv, value, w, b, c, sk)
-
-            pm.CustomDist(
-                "y",
-                weights,
-                intercept,
-                coef,
-                sigma_k,
-                Xd,
-                logp=_logp,
-                signature="(k),(k),(k,p),(k),(n,p)->(n)",
-                observed=ya,
-                dims="obs",
+        fixed = pt.zeros((0,))
+        if data.fixed is not None:
+            fixed = pm.Normal(
+                "fixed",
+                mu=np.asarray(pri["fixed"]["mu"], dtype=float),
+                sigma=np.asarray(pri["fixed"]["sigma"], dtype=float),
+                dims="fixed_predictor",
             )
+        sigma_k = _sigma(spec, pri)
+        _observed(data, likelihood, Xd, weights, gating, intercept, coef, sigma_k, fixed)
     return model
+
+
+def _mixing(data: Dataset, k: int, pri: dict):
+    """``weights`` (Dirichlet) and a (K, 0) gating, or with concomitant covariates the
+    centred gating (ZeroSumNormal over the components) and the average prior membership."""
+    if data.concomitant is None:
+        alpha = np.broadcast_to(np.asarray(pri["weights"]["alpha"], dtype=float), (k,)).copy()
+        return pm.Dirichlet("weights", a=alpha, dims="component"), pt.zeros((k, 0))
+    q = data.concomitant.shape[1]
+    scale = np.broadcast_to(np.asarray(pri["gating"]["sigma"], dtype=float), (q,))
+    # iid N(0, s_j^2) rows, centred over the components, is exactly this ZeroSumNormal (the
+    # centred part of an iid normal vector); the softmax sees only the centred part.
+    free = pm.ZeroSumNormal(
+        GATING_VAR, sigma=scale[:, None].copy(), dims=("concomitant", "component")
+    )
+    gating = pm.Deterministic("gating", free.T, dims=("component", "concomitant"))
+    rows, starts = unit_layout(data.groups, data.n_samples)
+    first = rows[starts[:-1]]
+    v = np.ones(first.size) if data.sample_weight is None else data.sample_weight[first]
+    prob = pt.special.softmax(pt.dot(data.concomitant[first], gating.T), axis=1)
+    weights = pm.Deterministic("weights", pt.dot(v / v.sum(), prob), dims="component")
+    return weights, gating
+
+
+def _intercept(ya: np.ndarray, spec: ModelSpec, pri: dict, order_by: str | None):
+    k = spec.n_components
+    if not spec.fit_intercept:
+        return pt.zeros((k,))
+    kwargs: dict[str, Any] = {"initval": _spread_start(ya, k)}
+    if order_by == "intercept":
+        kwargs["transform"] = pm.distributions.transforms.ordered
+    return pm.Normal(
+        "intercept",
+        mu=np.asarray(pri["intercept"]["mu"], dtype=float),
+        sigma=np.asarray(pri["intercept"]["sigma"], dtype=float),
+        dims="component",
+        **kwargs,
+    )
+
+
+def _sigma(spec: ModelSpec, pri: dict):
+    """The noise sd of every component, (K,): a free variable or the known value."""
+    k, mode = spec.n_components, spec.sigma_setting
+    scale = np.asarray(pri["sigma"]["sigma"], dtype=float)
+    if mode == "shared":
+        return pt.alloc(pm.HalfNormal("sigma", sigma=scale), k)
+    if mode == "component":
+        return pm.HalfNormal("sigma", sigma=scale, dims="component")
+    return pt.as_tensor_variable(np.broadcast_to(np.asarray(spec.sigma, dtype=float), (k,)))
+
+
+def _observed(data, likelihood, Xd, weights, gating, intercept, coef, sigma_k, fixed) -> None:
+    """The observed ``y`` with the marginal (mixture) log-likelihood of the chosen graph."""
+    ya = data.y
+    if likelihood == "normal_mixture":
+        mu = intercept + pt.dot(Xd, coef.T)
+        pm.NormalMixture("y", w=weights, mu=mu, sigma=sigma_k, observed=ya, dims="obs")
+        return
+    if data.is_plain and likelihood == "fast":
+
+        def _logp(value, w, b, c, sk, Xv):
+            return mixture_logp_tensor(Xv, value, w, b, c, sk)
+
+        pm.CustomDist(
+            "y", weights, intercept, coef, sigma_k, Xd, logp=_logp,
+            signature="(k),(k),(k,p),(k),(n,p)->(n)", observed=ya, dims="obs",
+        )  # fmt: skip
+        return
+    graph = extended_logp_tensor if likelihood == "fast" else textbook_logp_tensor
+
+    def _logp_ext(value, w, g, b, c, sk, d, Xv):
+        return graph(data, Xv, value, w, g, b, c, sk, d)
+
+    pm.CustomDist(
+        "y", weights, gating, intercept, coef, sigma_k, fixed, Xd, logp=_logp_ext,
+        signature="(k),(k,q),(k),(k,p),(k),(r),(n,p)->(n)", observed=ya, dims="obs",
+    )  # fmt: skip
 
 
 # ============================================================================ sampling
@@ -327,12 +438,17 @@ def sample_posterior(
     random_state=None,
     progressbar: bool | None = None,
     log_likelihood: bool | None = None,
+    data: Any = None,
+    concomitant: Any = None,
+    fixed: Any = None,
+    groups: Any = None,
+    weights: Any = None,
 ):
     """Sample the posterior of the mixture of regressions with NUTS.
 
     Parameters
     ----------
-    X, y : array-like, or a Dataset and None
+    X, y : array-like, a Dataset and None, or a formula and None
         As in :func:`build_model`.
     n_components : int
     sigma : float, array-like of shape (K,), "shared" or "component"
@@ -365,7 +481,12 @@ def sample_posterior(
         Default: shown when someone watches (stderr a terminal, or a notebook).
     log_likelihood : bool, optional
         Store the pointwise log-likelihood group (for LOO). Default: when it takes at most
-        200 MB (chains * draws * n_samples * 8 bytes).
+        200 MB (chains * draws * n_samples * 8 bytes). With groups it holds each group's
+        term (dims ``(chain, draw, group)``), and with weights every term is multiplied by its
+        weight, so the terms of a draw sum to its log-likelihood.
+    data, concomitant, fixed, groups, weights
+        The extended model's parts, as in :func:`build_model`. Chain starts from an EM fit of
+        the same specification use its ``gating_coef`` and ``fixed_coef``.
 
     Returns
     -------
@@ -380,11 +501,17 @@ def sample_posterior(
     SamplingWarning
         On divergent transitions or R-hat above 1.01 (the message says what to do).
     """
-    data = as_dataset(X, y)
+    data = resolve_dataset(
+        X, y, data=data, concomitant=concomitant, fixed=fixed, groups=groups, weights=weights
+    )
     spec = model_spec(data, n_components, sigma, fit_intercept)
     order_by = _check_order_by(order_by, spec.fit_intercept)
     model = _model(data, spec, resolve_priors(data, priors), order_by, "fast")
-    initvals = chain_initvals(init, chains, spec, data.n_features, order_by)
+    initvals = chain_initvals(
+        init, chains, spec, data.n_features, order_by,
+        n_gating=0 if data.concomitant is None else data.concomitant.shape[1],
+        n_fixed=0 if data.fixed is None else data.fixed.shape[1],
+    )  # fmt: skip
     per_chain = initvals is not None and len({repr(iv) for iv in initvals}) > 1
     chosen = _choose_sampler(sampler, data.n_samples, spec.n_components, per_chain)
     kwargs = _sample_kwargs(
@@ -398,10 +525,10 @@ def sample_posterior(
         idata = pm.sample(**kwargs)
     wall = time.perf_counter() - t0
 
+    cd = idata["constant_data"].to_dataset()
     if spec.sigma_setting == "known":
-        cd = idata["constant_data"].to_dataset()
         cd["sigma"] = xr.DataArray(np.asarray(spec.sigma, dtype=float), dims=_known_dims(spec))
-        idata["constant_data"] = cd
+    idata["constant_data"] = store_data_parts(cd, data)
     if log_likelihood is None:
         log_likelihood = kwargs["chains"] * kwargs["draws"] * data.n_samples * 8 <= 200e6
     draws = PosteriorDraws.from_datatree(idata)
@@ -468,13 +595,15 @@ def _sample_kwargs(
 
 
 def _add_log_likelihood(idata, draws: PosteriorDraws, data: Dataset) -> None:
-    """Store the pointwise log-likelihood of every draw as the ``log_likelihood`` group."""
+    """Store the pointwise log-likelihood of every draw as the ``log_likelihood`` group (one
+    term per observation, or per group with groups; weighted terms with weights)."""
     pointwise = draw_memberships(draws, data, probabilities=False, pointwise=True).pointwise
+    unit = "obs" if data.groups is None else "group"
     idata["log_likelihood"] = xr.Dataset(
-        {"y": (("chain", "draw", "obs"), pointwise)},
+        {"y": (("chain", "draw", unit), pointwise)},
         coords={
             "chain": idata["posterior"]["chain"].values,
             "draw": idata["posterior"]["draw"].values,
-            "obs": np.arange(data.n_samples),
+            unit: np.arange(pointwise.shape[-1]),
         },
     )

@@ -65,7 +65,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import likelihood
 from . import relabel as rl
 from . import summary as summaries
 from ._json import plain
@@ -80,7 +79,7 @@ from .posterior.draws import (
     posterior_arrays,
     posterior_dataset,
 )
-from .posterior.memberships import draw_memberships
+from .posterior.memberships import draw_memberships, reference_memberships
 from .spec import Dataset, as_dataset
 
 __all__ = [
@@ -425,6 +424,8 @@ def _reference(em: Any, draws: PosteriorDraws, loglik: np.ndarray) -> tuple[dict
             "sigma": em.sigma,
         }
         ref["sigma_k"] = np.broadcast_to(np.asarray(em.sigma, float), ref["weights"].shape)
+        ref["gating"] = getattr(em, "gating_coef", None)  # the extended model's parts (issue 14)
+        ref["fixed"] = getattr(em, "fixed_coef", None)
         return ref, "em"
     c0, d0 = np.unravel_index(int(np.argmax(loglik)), loglik.shape)
     per_component = draws.sigma_setting == "component"
@@ -434,6 +435,8 @@ def _reference(em: Any, draws: PosteriorDraws, loglik: np.ndarray) -> tuple[dict
         "coef": draws.coef[c0, d0],
         "sigma": draws.sigma[c0, d0] if per_component else None,
         "sigma_k": draws.sigma[c0, d0] if per_component else draws.sigma[0, 0],
+        "gating": None if draws.gating is None else draws.gating[c0, d0],
+        "fixed": None if draws.fixed is None else draws.fixed[c0, d0],
     }
     return ref, "max-loglik draw"
 
@@ -449,10 +452,12 @@ def _permutations(
             draws.coef,
             draws.sigma if draws.sigma_setting == "component" else None,
             reference=ref,
+            gating=draws.gating if ref.get("gating") is not None else None,
         )
-    ref_probs = likelihood.responsibilities(
-        data.X, data.y, ref["weights"], ref["intercept"], ref["coef"], ref["sigma_k"]
-    )
+    ref_probs = reference_memberships(
+        data, ref["weights"], ref["intercept"], ref["coef"], ref["sigma_k"],
+        gating=ref.get("gating"), fixed=ref.get("fixed"),
+    )  # fmt: skip
     if method == "stephens":
         return rl.stephens(probs, reference=ref_probs)
     return rl.ecr_iterative(probs, reference=ref_probs)

@@ -423,12 +423,24 @@ def _mode(
         share_chains=members.size / draws.n_chains,
         share_draws=float((ctx["draw_mode"] == m).mean()),
         mean_loglik=float(ctx["loglik"][members].mean()),
-        loglik_at_mean=float(likelihood.mixture_loglik(data.X, data.y, wts, icpt, cf, sig_k)),
+        loglik_at_mean=_loglik_at_mean(data, ctx.get("aligned"), members, wts, icpt, cf, sig_k),
         mean_log_posterior=float(lp[members].mean()) if lp is not None else np.nan,
         weights=wts,
         intercept=icpt,
         coef=cf,
         sigma=sig,
+    )
+
+
+def _loglik_at_mean(data, aligned, members, wts, icpt, cf, sig_k) -> float:
+    """The log-likelihood at a mode's mean; in the extended model (issue 14) with the mean of
+    its aligned draws' gating and fixed coefficients."""
+    if data.is_plain:
+        return float(likelihood.mixture_loglik(data.X, data.y, wts, icpt, cf, sig_k))
+    gating = None if aligned.gating is None else aligned.gating[members].mean(axis=(0, 1))
+    fixed = None if aligned.fixed is None else aligned.fixed[members].mean(axis=(0, 1))
+    return float(
+        likelihood.extended_loglik(data, icpt, cf, sig_k, weights=wts, gating=gating, fixed=fixed)
     )
 
 
@@ -483,6 +495,7 @@ def find_modes(
     log_mass, source = _log_masses(aligned, loglik, chain_mode, n_modes)
     mass = relative_mass(log_mass)
     ctx = {"data": data, "optima": optima, "geometry": g, "draw_mode": draw_mode, "loglik": loglik}
+    ctx["aligned"] = aligned
     modes = tuple(
         replace(
             _mode(m, key, np.flatnonzero(chain_mode == m), centres[m], draws, ctx),

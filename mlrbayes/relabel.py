@@ -79,7 +79,13 @@ def _ref_get(reference: Any, name: str) -> Any:
 
 
 def _component_features(
-    weights: np.ndarray, intercept: Any, coef: Any, sigma: Any, batch: tuple[int, ...], k: int
+    weights: np.ndarray,
+    intercept: Any,
+    coef: Any,
+    sigma: Any,
+    batch: tuple[int, ...],
+    k: int,
+    gating: Any = None,
 ) -> np.ndarray:
     """Stack per-component parameters into (*batch, K, F)."""
     parts = [np.asarray(weights, dtype=float)[..., None]]
@@ -94,6 +100,9 @@ def _component_features(
         s = np.asarray(sigma, dtype=float)
         if s.ndim >= 1 and s.shape[-1] == k and s.ndim == len(batch) + 1:
             parts.append(s[..., None])  # per-component sd: it identifies the component too
+    if gating is not None:
+        g = np.asarray(gating, dtype=float)
+        parts.append(np.broadcast_to(g, (*batch, k, g.shape[-1])))
     return np.concatenate(parts, axis=-1)
 
 
@@ -105,6 +114,7 @@ def pivot(
     *,
     reference: Any,
     scale: Any = None,
+    gating: Any = None,
 ) -> np.ndarray:
     r"""Per draw, the permutation that brings the components closest to a reference.
 
@@ -115,7 +125,8 @@ def pivot(
 
         C_d[j, l] = \sum_f \big((\theta_{d,l,f} - \theta^{\mathrm{ref}}_{j,f}) / s_f\big)^2,
 
-    over the features :math:`f` = weight, intercept, each slope and (per-component) sigma, and
+    over the features :math:`f` = weight, intercept, each slope, (per-component) sigma and,
+    in a model with concomitant covariates, each centred gating coefficient, and
     the permutation minimising :math:`\sum_j C_d[j, \mathrm{perm}_j]` is chosen (exhaustively
     for K <= 6, by ``scipy.optimize.linear_sum_assignment`` above).
 
@@ -132,10 +143,14 @@ def pivot(
         Anything with ``weights`` (K,), and ``intercept`` (K,), ``coef`` (K, p), ``sigma`` (K,)
         for the parameters that are given above (e.g. the EM estimate).
     scale : array-like of shape (F,), optional
-        Divisor per feature (weight, intercept, slopes, sigma — in that order, only those
-        given). Default: the standard deviation of that feature over all draws and
-        components (a unit-free distance that does not depend on the labelling), or 1 where
-        that is 0.
+        Divisor per feature (weight, intercept, slopes, sigma, gating coefficients — in that
+        order, only those given). Default: the standard deviation of that feature over all
+        draws and components (a unit-free distance that does not depend on the labelling), or
+        1 where that is 0.
+    gating : array-like of shape (*batch, K, q), optional
+        Centred gating coefficients of the draws (the reference then needs ``gating`` or
+        ``gating_coef`` of shape (K, q), centred the same way); a relabelling permutes them
+        with the components, so they help tell components apart.
 
     Returns
     -------
@@ -179,14 +194,32 @@ def pivot(
             per_comp = False  # reference has a shared sd: sigma cannot tell components apart
         else:
             ref_parts["sigma"] = ref_s
+    ref_g = None
+    if gating is not None:
+        ref_g = _ref_get(reference, "gating")
+        ref_g = _ref_get(reference, "gating_coef") if ref_g is None else ref_g
+        if ref_g is None or np.shape(ref_g) != np.shape(gating)[-2:]:
+            raise ValueError(
+                f"draws of 'gating' of shape {np.shape(gating)[-2:]} per draw were given but the "
+                f"reference has gating of shape {np.shape(ref_g)}; pass the EM fit of the same "
+                "gating model or leave gating out."
+            )
+        ref_g = np.asarray(ref_g, dtype=float)
+        ref_g = ref_g - ref_g.mean(axis=0)
     theta = _component_features(
-        w, intercept, coef, s_draws if per_comp else None, batch, k
+        w, intercept, coef, s_draws if per_comp else None, batch, k, gating
     )  # (*batch, K, F)
     ref_coef = ref_parts["coef"]
     if ref_coef is not None:
         ref_coef = np.asarray(ref_coef, dtype=float).reshape(k, -1)
     ref = _component_features(
-        np.asarray(ref_w, dtype=float), ref_parts["intercept"], ref_coef, ref_parts["sigma"], (), k
+        np.asarray(ref_w, dtype=float),
+        ref_parts["intercept"],
+        ref_coef,
+        ref_parts["sigma"],
+        (),
+        k,
+        ref_g,
     )  # (K, F)
     if ref.shape[-1] != theta.shape[-1]:
         raise ValueError(

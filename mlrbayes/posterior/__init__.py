@@ -16,8 +16,10 @@ from .draws import (
     PosteriorDraws,
     apply_permutations,
     data_from_datatree,
+    extended_param_names,
     posterior_arrays,
     posterior_dataset,
+    store_data_parts,
 )
 from .io import load_posterior, save_posterior
 from .memberships import DrawMemberships, draw_memberships, posterior_responsibilities
@@ -30,6 +32,7 @@ __all__ = [
     "convergence_table",
     "data_from_datatree",
     "draw_memberships",
+    "extended_param_names",
     "load_posterior",
     "posterior_arrays",
     "posterior_dataset",
@@ -37,4 +40,5 @@ __all__ = [
     "rhat_ess",
     "sampling_diagnostics",
     "save_posterior",
+    "store_data_parts",
 ]

@@ -140,7 +140,9 @@ def _parameter_columns(idata: Any) -> tuple[np.ndarray, np.ndarray]:
     divergences (chain, draw); works on partial posteriors (e.g. weights only)."""
     post = posterior_dataset(idata)
     cols = []
-    for name in COMPONENT_VARS:
+    # the extended model's gating and fixed coefficients too (once, should COMPONENT_VARS
+    # come to list gating)
+    for name in dict.fromkeys((*COMPONENT_VARS, "gating", "fixed")):
         if name in post.data_vars:
             da = post[name].transpose("chain", "draw", ...)
             cols.append(np.asarray(da.values, dtype=float).reshape(*da.shape[:2], -1))

@@ -13,6 +13,12 @@ Array convention
   setting: a shared sd is repeated over K, a known sd broadcast over chains and draws. The
   parameter as it is stored (and named by :func:`mlrbayes.params.param_names`) is
   :attr:`PosteriorDraws.sigma_param`.
+* ``gating``: (chain, draw, K, q) centred gating coefficients (``sum_k gating[..., k, :] =
+  0``) of a model with concomitant covariates, else None; ``weights`` is then the average
+  prior membership over units. ``fixed``: (chain, draw, r) coefficients shared by all
+  components, else None. A relabelling permutes ``gating`` with the components and leaves
+  ``fixed`` alone. Their names follow the parameter names: ``gating[k,<name>]`` (k outer),
+  then ``fixed[<name>]``, after the plain model's parameters.
 """
 
 from __future__ import annotations
@@ -33,8 +39,10 @@ __all__ = [
     "apply_permutations",
     "check_data",
     "data_from_datatree",
+    "extended_param_names",
     "posterior_arrays",
     "posterior_dataset",
+    "store_data_parts",
 ]
 
 _SAMPLE_DIMS = ("chain", "draw", "component")
@@ -69,6 +77,14 @@ class PosteriorDraws:
         raw[..., permutations[..., j]]``); None for the draws as sampled.
     source : xarray.DataTree or None
         The tree the draws were read from; :meth:`to_datatree` keeps its other groups.
+    gating : ndarray of shape (chain, draw, K, q) or None
+        Centred gating coefficients (models with concomitant covariates).
+    fixed : ndarray of shape (chain, draw, r) or None
+        Coefficients shared by all components (models with fixed predictors).
+    concomitant_names : tuple of str
+        The q gating covariates, ``"(Intercept)"`` first.
+    fixed_names : tuple of str
+        The r fixed predictors.
     """
 
     weights: np.ndarray
@@ -84,6 +100,10 @@ class PosteriorDraws:
     attrs: Mapping[str, Any] = field(default_factory=dict)
     permutations: np.ndarray | None = None
     source: Any = None
+    gating: np.ndarray | None = None
+    fixed: np.ndarray | None = None
+    concomitant_names: tuple[str, ...] = ()
+    fixed_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.divergences is None:
@@ -92,7 +112,9 @@ class PosteriorDraws:
     def check_finite(self) -> None:
         """Raise ``ValueError`` naming the variable when a draw is NaN or infinite (such draws
         cannot be relabelled or diagnosed)."""
-        for name in ("weights", "intercept", "coef", "sigma"):
+        for name in ("weights", "intercept", "coef", "sigma", "gating", "fixed"):
+            if getattr(self, name) is None:
+                continue
             bad = ~np.isfinite(np.asarray(getattr(self, name), dtype=float))
             if bad.any():
                 chain, draw = np.argwhere(bad)[0][:2].tolist()
@@ -116,6 +138,8 @@ class PosteriorDraws:
             log_posterior=None if lp is None else lp[idx],
             permutations=None if self.permutations is None else self.permutations[idx],
             source=None,
+            gating=None if self.gating is None else self.gating[idx],
+            fixed=None if self.fixed is None else self.fixed[idx],
         )
 
     # ------------------------------------------------------------------ shape
@@ -149,11 +173,16 @@ class PosteriorDraws:
     def names(self) -> list[str]:
         """Parameter names in the order of :meth:`flat` (:func:`mlrbayes.params.param_names`)."""
         k, feats = self.n_components, self.feature_names
-        return param_names(k, feats, fit_intercept=self.fit_intercept, sigma=self.sigma_setting)
+        names = param_names(k, feats, fit_intercept=self.fit_intercept, sigma=self.sigma_setting)
+        return names + extended_param_names(
+            k,
+            self.concomitant_names if self.gating is not None else (),
+            self.fixed_names if self.fixed is not None else (),
+        )
 
     def flat(self) -> np.ndarray:
         """All parameters as (chain, draw, n_params) in the order of :meth:`names`."""
-        return flatten(
+        out = flatten(
             self.weights,
             self.intercept,
             self.coef,
@@ -161,6 +190,12 @@ class PosteriorDraws:
             fit_intercept=self.fit_intercept,
             sigma_setting=self.sigma_setting,
         )
+        extra = [out]
+        if self.gating is not None:
+            extra.append(self.gating.reshape(*self.gating.shape[:2], -1))
+        if self.fixed is not None:
+            extra.append(self.fixed)
+        return np.concatenate(extra, axis=-1) if len(extra) > 1 else out
 
     def relabel(self, permutations: Any) -> PosteriorDraws:
         """New draws with the components of every draw permuted.
@@ -184,6 +219,7 @@ class PosteriorDraws:
             intercept=permute_array(self.intercept, p, 2),
             coef=permute_array(self.coef, p, 2),
             sigma=permute_array(self.sigma, p, 2),
+            gating=None if self.gating is None else permute_array(self.gating, p, 2),
             permutations=total,
         )
 
@@ -211,6 +247,14 @@ class PosteriorDraws:
                 f"sigma is {self.sigma_setting!r} in the posterior but {em.sigma_setting!r} in "
                 "the EM fit; sample with the same sigma setting."
             )
+        for part, names in (("concomitant", "concomitant_names"), ("fixed", "fixed_names")):
+            mine = list(getattr(self, names))
+            theirs = list(getattr(em, names, None) or [])
+            if mine != theirs:
+                raise ValueError(
+                    f"the posterior's {part} predictors {mine} do not match the EM fit's "
+                    f"{theirs}; fit and sample the same model specification."
+                )
 
     # ------------------------------------------------------------------ DataTree edge
     @classmethod
@@ -250,6 +294,15 @@ class PosteriorDraws:
         b = _values(post["intercept"], "component") if fit_intercept else np.zeros((c, d, k))
         setting, sigma, known = _read_sigma(idata, post, (c, d, k))
         divergences, lp = _read_sample_stats(idata, (c, d))
+        gating = fixed = None
+        cnames: tuple[str, ...] = ()
+        fnames: tuple[str, ...] = ()
+        if "gating" in post:
+            gating = _values(post["gating"], "component", "concomitant")
+            cnames = tuple(str(v) for v in post["concomitant"].values)
+        if "fixed" in post:
+            fixed = _values(post["fixed"], "fixed_predictor")
+            fnames = tuple(str(v) for v in post["fixed_predictor"].values)
         return cls(
             weights=w,
             intercept=b,
@@ -263,6 +316,10 @@ class PosteriorDraws:
             log_posterior=lp,
             attrs=dict(post.attrs),
             source=idata,
+            gating=gating,
+            fixed=fixed,
+            concomitant_names=cnames,
+            fixed_names=fnames,
         )
 
     def to_datatree(self) -> Any:
@@ -291,6 +348,12 @@ class PosteriorDraws:
         data = {"weights": (cdk, self.weights), "coef": ((*cdk, "feature"), self.coef)}
         if self.fit_intercept:
             data["intercept"] = (cdk, self.intercept)
+        if self.gating is not None:
+            coords["concomitant"] = list(self.concomitant_names)
+            data["gating"] = ((*cdk, "concomitant"), self.gating)
+        if self.fixed is not None:
+            coords["fixed_predictor"] = list(self.fixed_names)
+            data["fixed"] = (("chain", "draw", "fixed_predictor"), self.fixed)
         if self.sigma_setting == "shared":
             data["sigma"] = (("chain", "draw"), self.sigma[..., 0])
         elif self.sigma_setting == "component":
@@ -378,6 +441,7 @@ def data_from_datatree(idata: Any, X: Any = None, y: Any = None) -> Dataset:
     """
     if isinstance(X, Dataset) and y is None:
         return X
+    X_given = X
     groups = idata.children
     if X is None:
         if "constant_data" not in groups or "X" not in idata["constant_data"].to_dataset():
@@ -387,7 +451,61 @@ def data_from_datatree(idata: Any, X: Any = None, y: Any = None) -> Dataset:
         if "observed_data" not in groups or "y" not in idata["observed_data"].to_dataset():
             raise ValueError("y was not given and the DataTree has no observed_data.y; pass y.")
         y = idata["observed_data"].to_dataset()["y"].values
-    return as_dataset(X, y)
+    data = as_dataset(X, y)
+    if "constant_data" in groups and X_given is None:
+        data = _read_data_parts(idata["constant_data"].to_dataset(), data)
+    return data
+
+
+def store_data_parts(cd: Any, data: Dataset) -> Any:
+    """``cd`` (the ``constant_data`` Dataset) with the extended model's data added:
+    ``gating_covariates`` (obs, concomitant), ``fixed_predictors`` (obs, fixed_predictor),
+    ``groups`` (obs)
+    codes with the labels as coordinate ``group``, ``sample_weight`` (obs)."""
+    parts = {}
+    coords: dict[str, Any] = {}
+    if data.concomitant is not None:
+        parts["gating_covariates"] = (("obs", "concomitant"), data.concomitant)
+        coords["concomitant"] = list(data.concomitant_names)
+    if data.fixed is not None:
+        parts["fixed_predictors"] = (("obs", "fixed_predictor"), data.fixed)
+        coords["fixed_predictor"] = list(data.fixed_names)
+    if data.groups is not None:
+        parts["groups"] = (("obs",), np.asarray(data.groups, dtype=np.int64))
+        coords["group"] = list(data.group_labels)
+    if data.sample_weight is not None:
+        parts["sample_weight"] = (("obs",), data.sample_weight)
+    if not parts:
+        return cd
+    return cd.assign(parts).assign_coords(coords)
+
+
+def _read_data_parts(cd: Any, data: Dataset) -> Dataset:
+    """The Dataset with the parts :func:`store_data_parts` wrote."""
+    kw: dict[str, Any] = {}
+    if "gating_covariates" in cd:
+        W = cd["gating_covariates"].transpose("obs", ...).values
+        kw["concomitant"] = np.ascontiguousarray(W, dtype=float)
+        kw["concomitant_names"] = tuple(str(v) for v in cd.coords["concomitant"].values)
+    if "fixed_predictors" in cd:
+        U = cd["fixed_predictors"].transpose("obs", ...).values
+        kw["fixed"] = np.ascontiguousarray(U, dtype=float)
+        kw["fixed_names"] = tuple(str(v) for v in cd.coords["fixed_predictor"].values)
+    if "groups" in cd:
+        kw["groups"] = np.asarray(cd["groups"].values, dtype=np.intp)
+        kw["group_labels"] = tuple(str(v) for v in cd.coords["group"].values)
+    if "sample_weight" in cd:
+        kw["sample_weight"] = np.asarray(cd["sample_weight"].values, dtype=float)
+    return replace(data, **kw) if kw else data
+
+
+def extended_param_names(
+    n_components: int, concomitant_names: Any = (), fixed_names: Any = ()
+) -> list[str]:
+    """Names of the extended model's parameters: ``gating[k,<name>]`` (k outer) then
+    ``fixed[<name>]`` (empty names: none)."""
+    names = [f"gating[{k},{c}]" for k in range(n_components) for c in concomitant_names]
+    return names + [f"fixed[{f}]" for f in fixed_names]
 
 
 def posterior_arrays(

@@ -4,6 +4,11 @@ One function, :func:`draw_memberships`, evaluates :func:`mlrbayes.likelihood.log
 (the EM E-step) for all draws, ``chunk_draws`` draws at a time so that the temporaries stay at
 ``chains * chunk_draws * n * K`` floats. Relabelling (Stephens, ECR), the diagnosis, the
 pointwise log-likelihood group of a sample and :func:`posterior_responsibilities` all use it.
+
+For the extended model (gating covariates, fixed coefficients, groups, weights) it evaluates
+:func:`mlrbayes.likelihood.log_joint` per unit (a group, or an observation) instead: the
+membership probabilities of a unit are those of each of its observations, and the
+log-likelihood weights each unit's term by its observation weight.
 """
 
 from __future__ import annotations
@@ -18,7 +23,13 @@ from .._validation import check_positive_int
 from ..spec import Dataset, as_dataset
 from .draws import PosteriorDraws, check_data, data_from_datatree
 
-__all__ = ["DrawMemberships", "draw_memberships", "posterior_responsibilities"]
+__all__ = [
+    "DrawMemberships",
+    "check_parts",
+    "draw_memberships",
+    "posterior_responsibilities",
+    "reference_memberships",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,8 +42,9 @@ class DrawMemberships:
         Mixture log-likelihood of each draw.
     probabilities : ndarray of shape (chain, draw, n, K) or None
         Membership probabilities (rows sum to 1), when asked for.
-    pointwise : ndarray of shape (chain, draw, n) or None
-        Log-likelihood of each observation, when asked for.
+    pointwise : ndarray of shape (chain, draw, n) or (chain, draw, G) or None
+        Log-likelihood of each observation (of each group, with groups; times its weight,
+        with weights), when asked for; they sum to ``loglik``.
     """
 
     loglik: np.ndarray
@@ -54,7 +66,8 @@ def draw_memberships(
     ----------
     draws : PosteriorDraws
     data : Dataset
-        ``X`` (n, p) with the draws' ``p`` predictors and ``y`` (n,).
+        ``X`` (n, p) with the draws' ``p`` predictors and ``y`` (n,), and the extended
+        model's parts the draws have (gating covariates, fixed predictors, groups, weights).
     chunk_draws : int, default 100
         Draws per chunk (per chain).
     probabilities, pointwise : bool
@@ -71,6 +84,8 @@ def draw_memberships(
     probs = np.empty((n_chain, n_draw, n, k)) if probabilities else None
     point = np.empty((n_chain, n_draw, n)) if pointwise else None
     loglik = np.empty((n_chain, n_draw))
+    if not data.is_plain:
+        return _extended_memberships(draws, data, chunk_draws, probabilities, pointwise)
     for lo in range(0, n_draw, chunk_draws):
         sl = slice(lo, min(lo + chunk_draws, n_draw))
         log_r, pw = likelihood.log_responsibilities(
@@ -86,6 +101,86 @@ def draw_memberships(
             probs[:, sl] = np.exp(log_r, out=log_r)
         if point is not None:
             point[:, sl] = pw
+    return DrawMemberships(loglik=loglik, probabilities=probs, pointwise=point)
+
+
+def reference_memberships(
+    data: Dataset, weights, intercept, coef, sigma, *, gating=None, fixed=None
+) -> np.ndarray:
+    """Membership probabilities of every observation under one parameter set (e.g. the EM
+    estimate), shape (n_samples, K); with groups each observation gets its group's.
+
+    Parameters
+    ----------
+    data : Dataset
+    weights, intercept : ndarray of shape (K,)
+    coef : ndarray of shape (K, p)
+    sigma : float or ndarray of shape (K,)
+    gating : ndarray of shape (K, q), optional
+        Needed when ``data`` has concomitant covariates.
+    fixed : ndarray of shape (r,), optional
+        Needed when ``data`` has fixed predictors.
+    """
+    if data.is_plain:
+        return likelihood.responsibilities(data.X, data.y, weights, intercept, coef, sigma)
+    lj = likelihood.log_joint(
+        data, intercept, coef, sigma, weights=weights, gating=gating, fixed=fixed
+    )
+    lj -= likelihood.logsumexp_lastaxis(lj)[..., None]
+    p = np.exp(lj)
+    return p if data.groups is None else p[data.groups]
+
+
+def check_parts(draws: PosteriorDraws, data: Dataset) -> None:
+    """Raise ``ValueError`` unless the draws and the data have the same gating covariates and
+    fixed predictors."""
+    for part, arr, names in (
+        ("gating", draws.gating, "concomitant_names"),
+        ("fixed", draws.fixed, "fixed_names"),
+    ):
+        attr = "concomitant" if part == "gating" else "fixed"
+        has_data = getattr(data, attr) is not None
+        if (arr is not None) != has_data or (
+            has_data and list(getattr(draws, names)) != list(getattr(data, names))
+        ):
+            raise ValueError(
+                f"the draws have {part} coefficients for {list(getattr(draws, names))} but the "
+                f"data have {attr} columns {list(getattr(data, names))}; pass the data the "
+                "posterior was sampled from."
+            )
+
+
+def _extended_memberships(
+    draws: PosteriorDraws, data: Dataset, chunk_draws: int, probabilities: bool, pointwise: bool
+) -> DrawMemberships:
+    """:func:`draw_memberships` of the extended model, through ``likelihood.log_joint``."""
+    check_parts(draws, data)
+    n_chain, n_draw, k = draws.weights.shape
+    n_units = data.n_samples if data.groups is None else data.n_groups
+    v = likelihood.unit_weights(data)
+    probs = np.empty((n_chain, n_draw, data.n_samples, k)) if probabilities else None
+    point = np.empty((n_chain, n_draw, n_units)) if pointwise else None
+    loglik = np.empty((n_chain, n_draw))
+    for lo in range(0, n_draw, chunk_draws):
+        sl = slice(lo, min(lo + chunk_draws, n_draw))
+        lj = likelihood.log_joint(
+            data,
+            draws.intercept[:, sl],
+            draws.coef[:, sl],
+            draws.sigma[:, sl],
+            weights=draws.weights[:, sl],
+            gating=None if draws.gating is None else draws.gating[:, sl],
+            fixed=None if draws.fixed is None else draws.fixed[:, sl],
+        )  # (chain, chunk, n_units, K)
+        lse = likelihood.logsumexp_lastaxis(lj)
+        pw = lse if v is None else lse * v
+        loglik[:, sl] = pw.sum(-1)
+        if point is not None:
+            point[:, sl] = pw
+        if probs is not None:
+            lj -= lse[..., None]
+            np.exp(lj, out=lj)
+            probs[:, sl] = lj if data.groups is None else lj[..., data.groups, :]
     return DrawMemberships(loglik=loglik, probabilities=probs, pointwise=point)
 
 
