@@ -133,7 +133,7 @@ def formula_intercept(data: Dataset, fit_intercept: bool = True) -> bool:
     """
     design = getattr(data, "design", None)
     if design is None or not design.formula:
-        return bool(fit_intercept)
+        return fit_intercept  # checked by the caller (a non-bool is refused there)
     if not design.fit_intercept:
         return False
     if not fit_intercept:

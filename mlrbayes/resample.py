@@ -55,7 +55,7 @@ def _component_matrix(em) -> np.ndarray:
 
 def _component_se(em, shape: tuple[int, int]) -> np.ndarray:
     """(K, m): the standard errors of :func:`_component_matrix`'s columns (NaN if missing)."""
-    se = em.standard_errors or {}
+    se = getattr(em, "standard_errors", None) or {}
     k = em.n_components
     try:
         cols = [
@@ -83,7 +83,7 @@ def align_to(result, reference) -> np.ndarray:
     se = _component_se(reference, ref.shape)
     scale = np.where(np.isfinite(se) & (se > 0), se, scale)
     scale = np.where(scale > 0, scale, 1.0)
-    diff = (ref[:, None, :] - new[None, :, :]) / scale
+    diff = (ref[:, None, :] - new[None, :, :]) / scale[:, None, :]  # reference j's scale
     cost = np.sum(diff**2, axis=-1)  # cost[j, l]: new component l labelled j
     return best_permutations(cost)
 

@@ -47,7 +47,7 @@ _SELECT_TEXT = (
 SELECT_OPTIONS = tuple("ks" if name == "k" else name for name in FIT_OPTIONS)
 
 
-#: ``--bootstrap`` and ``--jobs``: options of select only.
+#: ``--bootstrap``: an option of select only (``--jobs`` is shared with calibrate).
 _LRT_OPTIONS = {
     "bootstrap": {
         "flags": ("--bootstrap",),
@@ -56,18 +56,12 @@ _LRT_OPTIONS = {
         "help": "bootstrap data sets of the likelihood-ratio test of K vs K+1 (e.g. 99; "
         "default 0: no test)",
     },
-    "jobs": {
-        "flags": ("--jobs",),
-        "default": "1",
-        "metavar": "N",
-        "help": "worker processes for the bootstrap (-1: every core; default 1)",
-    },
 }
 
 
 def add_select(sub: argparse._SubParsersAction) -> None:
     overrides = {"json": {"help": "write the table as JSON"}, **_LRT_OPTIONS}
-    add_command(sub, "select", _cmd_select, _SELECT_TEXT, (*SELECT_OPTIONS, *_LRT_OPTIONS),
+    add_command(sub, "select", _cmd_select, _SELECT_TEXT, (*SELECT_OPTIONS, *_LRT_OPTIONS, "jobs"),
                 overrides)  # fmt: skip
 
 
