@@ -39,6 +39,7 @@ from .result import (
     StartResult,
 )
 from .scaling import Scaling, check_scale, extreme_rows, standardise
+from .squarem import check_accelerate
 from .starts import check_init
 
 __all__ = ["fit_em"]
@@ -62,6 +63,7 @@ def fit_em(
     compute_se: bool = True,
     order: str = "weight",
     progressbar: bool | None = None,
+    accelerate: str | None = "auto",
 ) -> EMResult:
     """Fit a mixture of linear regressions by EM from several starts.
 
@@ -138,6 +140,14 @@ def fit_em(
         A one-line bar over the starts on stderr, shown once they have taken more than two
         seconds. Default: when someone is watching (stderr is a terminal, or a notebook; see
         :mod:`mlrbayes.progress`).
+    accelerate : {"auto", "squarem", None}, default "auto"
+        ``"squarem"``: SQUAREM extrapolation of the EM map (Varadhan & Roland 2008, scheme S3,
+        see :mod:`mlrbayes.em.squarem`) with the monotonicity fallback to the plain EM step:
+        the same optimum in about a third of the passes when components overlap
+        (benchmarks/RESULTS.md). None: plain EM. ``"auto"``: SQUAREM on Dask input (every
+        pass re-reads the data), plain EM in memory: an extrapolation can land next to a
+        saddle between optima and stop there (seen on symmetric four-cloud data), which
+        costs a start, and in memory passes are cheap.
 
     Returns
     -------
@@ -201,8 +211,14 @@ def fit_em(
     >>> [(round(o.loglik, 1), o.count) for o in res.optima]  # census: all 10 starts agree
     [(-406.3, 10)]
     """
+    if is_dask_input(X, y):  # Dask arrays/DataFrames: the out-of-core engine
+        from .dask_engine import fit_em_dask
+
+        kw = {k: v for k, v in locals().items() if k not in ("X", "y", "n_components")}
+        return fit_em_dask(X, y, n_components, **kw)
     data = as_dataset(X, y)
     spec = _check_model(data, n_components, sigma, fit_intercept)
+    accelerate = check_accelerate(None if accelerate == "auto" else accelerate)
     n_init = check_positive_int(n_init, "n_init")
     cfg = _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, spec.sigma_setting)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
@@ -220,7 +236,7 @@ def fit_em(
     s_known = None if known is None else known / scaling.y_scale
     with StartsProgress(n_init, enabled=resolve_progressbar(progressbar)) as bar:
         states, n_screened = run_starts(
-            engine, Z, ys, strategy, given, cfg, s_known, scaling, rngs, on_start=bar.update
+            engine, Z, ys, strategy, given, cfg, s_known, scaling, rngs, bar.update, accelerate
         )
     if spec.sigma_setting == "known" and np.ptp(np.atleast_1d(spec.sigma)) > 0:
         order = "none"  # distinct known sds label the components: they keep their order
@@ -461,3 +477,25 @@ def _standard_errors(data: Dataset, bs: StartResult, scaling: Scaling, spec, com
         full[:, kept] = se["coef"]
         se["coef"] = full
     return covariance, se_names, se
+
+
+# ----------------------------------------------------------------------------- Dask routing
+def is_dask_input(X: Any, y: Any) -> bool:
+    """Whether ``X`` or ``y`` is a Dask collection (checked without importing Dask: a Dask
+    collection exists only once Dask is imported)."""
+    import sys
+
+    if "dask" not in sys.modules:
+        return False
+    from dask import is_dask_collection
+
+    return is_dask_collection(X) or is_dask_collection(y)
+
+
+#: The steps of :func:`fit_em` the Dask engine (:mod:`mlrbayes.em.dask_engine`) shares.
+check_model = _check_model
+loop_settings = _loop_settings
+census_results = _census_results
+warn_outcome = _warn_outcome
+warn_census = _warn_census
+FROM_BEST_START = _FROM_BEST_START
