@@ -212,9 +212,9 @@ def fit_em(
     [(-406.3, 10)]
     """
     if is_dask_input(X, y):  # Dask arrays/DataFrames: the out-of-core engine
+        kw = {k: v for k, v in locals().items() if k not in ("X", "y", "n_components")}
         from .dask_engine import fit_em_dask
 
-        kw = {k: v for k, v in locals().items() if k not in ("X", "y", "n_components")}
         return fit_em_dask(X, y, n_components, **kw)
     data = as_dataset(X, y)
     spec = _check_model(data, n_components, sigma, fit_intercept)
