@@ -49,6 +49,7 @@ from .._validation import check_positive_int, check_random_state
 from ..progress import StartsProgress, resolve_progressbar
 from ..uncertainty import free_param_names, nan_standard_errors, observed_information
 from ..uncertainty import standard_errors as _louis_standard_errors
+from . import predict as _predict
 from .census import census
 from .engine import InMemoryEngine, SufficientStats
 from .fit import (
@@ -67,7 +68,16 @@ from .scaling import MAX_ABS_VALUE, MAX_ROBUST_DISTANCE, Scaling
 from .squarem import check_accelerate
 from .starts import check_init
 
-__all__ = ["START_ROWS", "DaskEngine", "dask_inputs", "fit_em_dask", "lazy_rows"]
+__all__ = [
+    "START_ROWS",
+    "DaskEngine",
+    "Moments",
+    "dask_inputs",
+    "fit_em_dask",
+    "lazy_prediction",
+    "lazy_rows",
+    "scaling_from_moments",
+]
 
 #: Rows read into memory for the start strategies (uniform random sample without
 #: replacement; all rows when there are fewer).
@@ -170,6 +180,11 @@ class Moments:
 
     @staticmethod
     def of_block(Xb: np.ndarray, yb: np.ndarray) -> Moments:
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: refused after
+            return Moments._of_block(Xb, yb)
+
+    @staticmethod
+    def _of_block(Xb: np.ndarray, yb: np.ndarray) -> Moments:
         A = np.column_stack([Xb, yb])
         ok = np.isfinite(A).all(axis=1)
         n_bad = int(A.shape[0] - ok.sum())
@@ -187,7 +202,8 @@ class Moments:
             return Moments(0, self.mean, self.m2, self.lo, self.hi, self.n_bad + o.n_bad)
         delta = o.mean - self.mean
         mean = self.mean + delta * (o.n / n)
-        m2 = self.m2 + o.m2 + delta**2 * (self.n * o.n / n)
+        with np.errstate(over="ignore", invalid="ignore"):
+            m2 = self.m2 + o.m2 + delta**2 * (self.n * o.n / n)
         lo, hi = np.minimum(self.lo, o.lo), np.maximum(self.hi, o.hi)
         return Moments(n, mean, m2, lo, hi, self.n_bad + o.n_bad)
 
@@ -200,7 +216,7 @@ def _moments(blocks) -> Moments:
     return total
 
 
-def _scaling(mo: Moments, fit_intercept: bool) -> Scaling:
+def scaling_from_moments(mo: Moments, fit_intercept: bool) -> Scaling:
     """The in-memory standardisation (:func:`mlrbayes.em.scaling.standardise`, mean/sd branch)
     from the moments."""
     n, p = mo.n, mo.mean.shape[0] - 1
@@ -492,7 +508,7 @@ def fit_em_dask(
     rngs = root.spawn(n_init + 1)  # the same generators as in memory; the sample's is extra
     Xs, ys_raw = _start_sample(Xd, yd, mo.n, root.spawn(1)[0])
     _check_data(mo, names, target, ys_raw)
-    scaling = _scaling(mo, spec.fit_intercept)
+    scaling = scaling_from_moments(mo, spec.fit_intercept)
     _dropped_warning(names, scaling.kept, spec.fit_intercept)
     top = float(max(abs(mo.lo[-1]), abs(mo.hi[-1])))
     floor = 16.0 * np.finfo(float).eps * top / scaling.y_scale  # as fit_em's _with_scale
@@ -578,3 +594,55 @@ def _x_only(X):
 
 def _apply(func, Xb, yb=None):
     return func(Xb) if yb is None else func(Xb, yb.ravel())
+
+
+def _prediction(fit, what: str, kw: dict, Xb: np.ndarray, yb: np.ndarray | None = None):
+    if what == "predict_proba":
+        return _predict.prior_membership(fit, Xb)
+    if what == "membership":
+        return _predict.membership(fit, Xb, yb)
+    if what == "predict":
+        return _predict.mixture_mean(fit, Xb, kw.get("component"))
+    if what == "predict_components":
+        return _predict.component_means(fit, Xb)
+    return _predict.predict_interval(fit, Xb, kw.get("level", 0.95))
+
+
+def lazy_prediction(fit, what: str, X: Any, y: Any = None, **kw: Any):
+    """A prediction of a fitted result for Dask input, as a lazy dask array.
+
+    Parameters
+    ----------
+    fit : EMResult
+    what : {"predict_proba", "membership", "predict", "predict_components", "predict_interval"}
+    X : dask array of shape (n, p) or DataFrame
+    y : dask array of shape (n,) or Series (``membership`` only)
+    **kw
+        ``component`` (predict) or ``level`` (predict_interval), checked here.
+
+    Returns
+    -------
+    dask.array of shape (n, K) (membership probabilities, component lines), (n, 2)
+    (intervals) or (n,) (mixture mean)
+    """
+    from functools import partial
+
+    Xd = _x_only(X)
+    if Xd.shape[1] != fit.n_features:
+        raise ValueError(
+            f"X has {Xd.shape[1]} columns but the model was fitted with {fit.n_features} "
+            f"({fit.feature_names}); pass the same predictors."
+        )
+    if what == "predict":  # check the component now, not inside a task
+        _predict.mixture_mean(fit, np.zeros((1, fit.n_features)), kw.get("component"))
+    if what == "predict_interval":
+        _predict.predict_interval(fit, np.zeros((1, fit.n_features)), kw.get("level", 0.95))
+    params = SimpleNamespace(
+        weights=fit.weights, intercept=fit.intercept, coef=fit.coef, sigma=fit.sigma
+    )  # fmt: skip  (not the result: it holds a graph)
+    func = partial(_prediction, params, what, kw)
+    k = fit.n_components
+    n_out = {"predict": None, "predict_interval": 2}.get(what, k)
+    if what == "predict" and kw.get("component") is not None:
+        n_out = None
+    return lazy_rows(func, Xd, y if what == "membership" else None, n_out)

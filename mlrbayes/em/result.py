@@ -292,6 +292,17 @@ class EMResult:
         self._check_new_X(data)
         return data
 
+    def _lazy(self, what: str, X, y=None, **kw):
+        """For Dask input, the prediction as a lazy dask array, row block by row block
+        (:func:`mlrbayes.em.dask_engine.lazy_prediction`); None for other input."""
+        from .fit import is_dask_input
+
+        if not is_dask_input(X, y):
+            return None
+        from .dask_engine import lazy_prediction
+
+        return lazy_prediction(self, what, X, y, **kw)
+
     def predict_proba(self, X, y=None) -> np.ndarray:
         """Prior membership probabilities of new rows, shape (n, K).
 
@@ -303,7 +314,12 @@ class EMResult:
             ``predict_proba(X, y)`` (and ``predict_proba(dataset)``) returned membership given
             the response; it still does, with a ``FutureWarning``, for one release. Call
             ``membership(X, y)`` instead.
+
+        For Dask input (array or DataFrame) this and the other prediction methods return a
+        lazy dask array.
         """
+        if y is None and (lazy := self._lazy("predict_proba", X)) is not None:
+            return lazy
         if y is not None or isinstance(X, Dataset):
             warnings.warn(_predict.MEMBERSHIP_RENAMED, FutureWarning, stacklevel=2)
             return self.membership(X, y)
@@ -316,6 +332,8 @@ class EMResult:
         fitted parameters (the E-step's responsibilities for new data). ``X`` of shape (n, p) and
         ``y`` of shape (n,), or a :class:`~mlrbayes.spec.Dataset`.
         """
+        if (lazy := self._lazy("membership", X, y)) is not None:
+            return lazy
         data = self._check_new_data(X, y)
         return _predict.membership(self, data.X, data.y)
 
@@ -333,10 +351,14 @@ class EMResult:
         component : int or None
             ``None`` (default) for the mixture mean; ``k`` for line k alone.
         """
+        if (lazy := self._lazy("predict", X, component=component)) is not None:
+            return lazy
         return _predict.mixture_mean(self, self._check_new_X(X), component)
 
     def predict_components(self, X) -> np.ndarray:
         """Every component's regression line at each row, ``b_k + c_k^T x``, shape (n, K)."""
+        if (lazy := self._lazy("predict_components", X)) is not None:
+            return lazy
         return _predict.component_means(self, self._check_new_X(X))
 
     def predict_interval(self, X, level: float = 0.95) -> np.ndarray:
@@ -347,6 +369,8 @@ class EMResult:
         parameters are taken as known: the interval leaves out their estimation uncertainty.
         With well-separated lines the interval covers the gap between them.
         """
+        if (lazy := self._lazy("predict_interval", X, level=level)) is not None:
+            return lazy
         return _predict.predict_interval(self, self._check_new_X(X), level)
 
     def sample(self, X, random_state=None) -> tuple[np.ndarray, np.ndarray]:

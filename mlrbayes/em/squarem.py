@@ -49,7 +49,9 @@ def check_accelerate(accelerate) -> str | None:
     """``"squarem"`` or None; anything else is a ValueError naming the choices."""
     if accelerate is None or (isinstance(accelerate, str) and accelerate == "squarem"):
         return accelerate
-    raise ValueError(f"accelerate must be 'auto', 'squarem' or None (plain EM); got {accelerate!r}.")
+    raise ValueError(
+        f"accelerate must be 'auto', 'squarem' or None (plain EM); got {accelerate!r}."
+    )
 
 
 @dataclass
