@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .em import EMResult, fit_em
+from .em.fit import is_dask_input
 from .spec import as_dataset
 
 __all__ = ["select_components"]
@@ -85,11 +86,11 @@ def select_components(
     if "n_components" in fit_kwargs:
         raise TypeError("pass the numbers of components as ks, not n_components.")
     kvals = _check_ks(ks)
-    data = as_dataset(X, y)  # checked once for every K
+    data, y_fit = (X, y) if is_dask_input(X, y) else (as_dataset(X, y), None)  # checked once
     results: dict[int, EMResult] = {}
     rows = []
     for k in kvals:
-        res = fit_em(data, None, k, sigma=sigma, **fit_kwargs)
+        res = fit_em(data, y_fit, k, sigma=sigma, **fit_kwargs)
         results[k] = res
         rows.append(
             {

@@ -16,6 +16,7 @@ from .common import (
     int_option,
     print_warnings,
     read_table,
+    read_table_dask,
     resolve_seed,
     sigma_option,
     start_lines,
@@ -85,8 +86,32 @@ def em_inputs(args: argparse.Namespace, run: Run, example: str) -> dict[str, Any
     fit = {"sigma": sigma_option(args.sigma), "fit_intercept": not args.no_intercept}
     fit.update(em_options(args), random_state=resolve_seed(args.seed))
     run.stage("read")
-    X, y = read_table(args.data, args.y, args.x, allow_constant=args.no_intercept)
+    if getattr(args, "engine", "memory") == "dask":  # lazily, out of core
+        X, y = read_table_dask(args.data, args.y, args.x)
+        connect_scheduler(args.scheduler)
+    else:
+        if getattr(args, "scheduler", None):
+            raise CLIError("--scheduler needs --engine dask.")
+        X, y = read_table(args.data, args.y, args.x, allow_constant=args.no_intercept)
     return {"console": console, "X": X, "y": y, "seed": fit["random_state"], "fit": fit}
+
+
+def connect_scheduler(address: str | None) -> Any:
+    """Connect to a dask.distributed scheduler (it becomes Dask's default until the process
+    ends); None keeps the threaded scheduler. One-line CLIError when it cannot connect."""
+    if not address:
+        return None
+    try:
+        from distributed import Client
+
+        return Client(address, timeout="10s")
+    except ImportError:
+        raise CLIError(
+            "--scheduler needs dask.distributed: pip install 'mlrbayes[dask]'."
+        ) from None
+    except (OSError, TimeoutError, ValueError) as exc:
+        msg = " ".join(str(exc).split())[:200]
+        raise CLIError(f"--scheduler {address!r}: could not connect ({msg}).") from None
 
 
 def _cmd_fit(args: argparse.Namespace, run: Run) -> int:
@@ -99,7 +124,8 @@ def _cmd_fit(args: argparse.Namespace, run: Run) -> int:
     text = result.summary()  # before writing: the write is the last step that can be cut
     run.stage("writing")
     console.seed(seed, args.seed)
-    payload = em_to_dict(result) if args.json else {}
+    lazy = getattr(args, "engine", "memory") == "dask"  # n rows of memberships: not in JSON
+    payload = em_to_dict(result, include_responsibilities=not lazy) if args.json else {}
     return write_and_print(args.json, {**payload, "data": str(args.data), "seed": seed}, text, run)
 
 

@@ -82,6 +82,8 @@ __all__ = [
 #: Rows read into memory for the start strategies (uniform random sample without
 #: replacement; all rows when there are fewer).
 START_ROWS = 100_000
+#: Name of the response column while X and y are joined into one frame.
+_Y_COLUMN = "__mlrbayes_response__"
 #: Keywords of the extended model, refused on Dask.
 _EXTENDED = ("concomitant", "fixed", "groups", "weights", "data")
 
@@ -107,7 +109,12 @@ def dask_inputs(X: Any, y: Any):
     import dask.array as da
     import dask.dataframe as dd
 
-    names = None
+    names, target = None, "y"
+    if isinstance(X, dd.DataFrame) and isinstance(y, dd.Series):  # one frame: aligned blocks
+        target = str(y.name) if y.name is not None else "y"
+        names = [str(c) for c in X.columns]
+        A = X.assign(**{_Y_COLUMN: y}).to_dask_array(lengths=True)
+        X, y = A[:, :-1], A[:, -1]
     if isinstance(X, dd.DataFrame):
         names = [str(c) for c in X.columns]
         X = X.to_dask_array(lengths=True)
@@ -123,14 +130,13 @@ def dask_inputs(X: Any, y: Any):
         X = X[:, None]
     if X.ndim != 2:
         raise ValueError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
-    target = "y"
     if isinstance(y, dd.DataFrame):
         if len(y.columns) != 1:
             raise ValueError(f"y must be one column; got {len(y.columns)} columns.")
         y = y[y.columns[0]]
     if isinstance(y, dd.Series):
         target = str(y.name) if y.name is not None else "y"
-        y = y.to_dask_array(lengths=True)
+        y = y.to_dask_array().compute_chunk_sizes()
     elif isinstance(y, np.ndarray | list | tuple):
         y = da.from_array(np.asarray(y), chunks=(X.chunks[0],))
     elif not isinstance(y, da.Array):
