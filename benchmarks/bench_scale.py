@@ -209,6 +209,27 @@ def part_b(args) -> None:
               f"{FLEXMIX_S_PER_ITER * st.n_passes:.0f} s for as many iterations")  # fmt: skip
 
 
+def part_c(args) -> None:
+    """``validate`` at ``--validate-rows`` rows (plain model, K = 2, small draws), timed."""
+    import warnings
+
+    from mlrbayes import validate
+
+    n = int(args.validate_rows)
+    X, y, _ = simulate(n, [0.4, 0.6], [0.0, 3.0], [[1.0], [-1.0]], 0.5, random_state=5)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kw = {"posterior_subsample": args.subsample or None}  # 0: every row
+        cmp = validate(X, y, 2, sigma="shared", n_init=2, random_state=0, draws=args.draws,
+                       tune=args.draws, chains=2, progressbar=False, **kw)  # fmt: skip
+    secs = time.perf_counter() - t0
+    sub = cmp.to_dict().get("settings", {}).get("posterior_subsample")
+    print(f"(c) validate, n = {n:,}, K = 2, 2 chains x {args.draws} draws (+{args.draws} tune): "
+          f"{secs:.0f} s, verdict {cmp.verdict}, posterior subsample {sub}, peak RSS "
+          f"{peak_rss_mb():.0f} MB, {len(caught)} warnings")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=float, default=1e8, help="rows of the Parquet file (a)")
@@ -224,12 +245,18 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the Parquet file")
     ap.add_argument("--skip-a", action="store_true")
     ap.add_argument("--skip-b", action="store_true")
+    ap.add_argument("--validate-rows", type=float, default=None, help="(c): validate at n")
+    ap.add_argument("--draws", type=int, default=200, help="(c): draws and tune per chain")
+    ap.add_argument("--subsample", type=int, default=0,
+                    help="(c): posterior_subsample (default 0: every row)")  # fmt: skip
     args = ap.parse_args()
     print(machine())
     if not args.skip_b:
         part_b(args)
     if not args.skip_a:
         part_a(args)
+    if args.validate_rows:
+        part_c(args)
     print(machine())
 
 
