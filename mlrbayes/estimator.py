@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._validation import check_X
 from .em import EMResult, fit_em
 from .em import predict as em_predict
+from .em.fit import is_dask_input
 from .spec import Dataset, as_dataset
 
 __all__ = [
@@ -216,7 +217,7 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         -------
         self
         """
-        data = self._fit_data(X, y)
+        data, y_fit = self._fit_dask(X, y) if is_dask_input(X, y) else (self._fit_data(X, y), None)
         kwargs: dict[str, Any] = {
             "sigma": self.sigma,
             "fit_intercept": self.fit_intercept,
@@ -227,7 +228,7 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
             "random_state": self.random_state,
             "order": self.order,
         }
-        result = fit_em(data, None, self.n_components, **kwargs)
+        result = fit_em(data, y_fit, self.n_components, **kwargs)
         self.result_: EMResult = result
         self.weights_ = result.weights
         self.intercept_ = result.intercept
@@ -239,6 +240,25 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         self.responsibilities_ = result.responsibilities
         self.standard_errors_ = result.standard_errors
         return self
+
+    def _fit_dask(self, X: Any, y: Any) -> tuple[Any, Any]:
+        """Dask input (fitted out of core, :mod:`mlrbayes.em.dask_engine`): the bookkeeping
+        scikit-learn's checks would do, from the collection's shape and columns."""
+        self.n_features_in_ = int(X.shape[1]) if X.ndim == 2 else 1
+        names = list(getattr(X, "columns", []))
+        if names:
+            self.feature_names_in_ = np.asarray([str(c) for c in names], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return X, y
+
+    def _lazy(self, what: str, X: Any, y: Any = None, **kw: Any) -> Any:
+        """For Dask input, the prediction as a lazy dask array (see
+        :meth:`mlrbayes.em.EMResult.predict_proba`); None for other input."""
+        if not is_dask_input(X, y):
+            return None
+        check_is_fitted(self, "result_", msg=_NOT_FITTED)
+        return getattr(self.result_, what)(X, *([] if y is None else [y]), **kw)
 
     def _fit_data(self, X: Any, y: Any) -> Dataset:
         """scikit-learn's checks and bookkeeping (``n_features_in_``, names), then a Dataset."""
@@ -301,11 +321,15 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         component : int or None, default None
             ``None`` for the mixture mean, ``k`` (0 <= k < K) for component k's line.
         """
+        if (lazy := self._lazy("predict", X, component=component)) is not None:
+            return lazy
         Xa = self._new_X(X)
         return em_predict.mixture_mean(self.result_, Xa, component)
 
     def predict_components(self, X: Any) -> np.ndarray:
         """Each component's line ``b_k + c_k^T x`` at each row, shape (n_samples, K)."""
+        if (lazy := self._lazy("predict_components", X)) is not None:
+            return lazy
         Xa = self._new_X(X)
         return em_predict.component_means(self.result_, Xa)
 
@@ -318,6 +342,8 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         the interval spans the gap between them: a mixture's predictive distribution can be
         bimodal, and the interval says where a new response falls, not where it is likely.
         """
+        if (lazy := self._lazy("predict_interval", X, level=level)) is not None:
+            return lazy
         Xa = self._new_X(X)
         return em_predict.predict_interval(self.result_, Xa, level)
 
@@ -334,6 +360,8 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         if y is not None or isinstance(X, Dataset):
             warnings.warn(em_predict.MEMBERSHIP_RENAMED, FutureWarning, stacklevel=2)
             return self.membership(X, y)
+        if y is None and (lazy := self._lazy("predict_proba", X)) is not None:
+            return lazy
         Xa = self._new_X(X)
         return em_predict.prior_membership(self.result_, Xa)
 
@@ -343,6 +371,8 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         ``gamma_ik = pi_k N(y_i | mu_ik, s_k^2) / sum_j pi_j N(y_i | mu_ij, s_j^2)``; rows sum
         to 1. ``membership(X_train, y_train)`` equals ``responsibilities_``.
         """
+        if (lazy := self._lazy("membership", X, y)) is not None:
+            return lazy
         data = self._new_data(X, y)
         return em_predict.membership(self.result_, data.X, data.y)
 

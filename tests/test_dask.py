@@ -274,3 +274,28 @@ def test_cli_dask_bad_input(files, args, message, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (files / "bad.json").exists()
+
+
+def test_estimator_and_select_components_on_dask(data):
+    """MixtureRegressionEM.fit and select_components accept Dask input (the in-memory
+    answer from the same settings); the estimator's predictions are lazy for Dask X."""
+    from mlrbayes import MixtureRegressionEM, select_components
+
+    X, y = data
+    frame = pd.DataFrame(X, columns=["dose", "age"])
+    ddf = dd.from_pandas(frame, npartitions=2)
+    yd = dd.from_pandas(pd.Series(y, name="resp"), npartitions=2)
+    kw = dict(n_init=3, random_state=0, tol=1e-14)
+    mem = MixtureRegressionEM(2, **kw).fit(frame, y)
+    est = MixtureRegressionEM(2, **kw).fit(ddf, yd)
+    assert list(est.feature_names_in_) == ["dose", "age"] and est.n_features_in_ == 2
+    np.testing.assert_allclose(est.loglik_, mem.loglik_, rtol=RTOL)
+    got = est.predict_proba(ddf)
+    assert isinstance(got, da.Array)
+    np.testing.assert_allclose(got.compute(), est.predict_proba(frame), rtol=1e-12)
+    table = select_components(ddf, yd, [1, 2], n_init=2, random_state=0, tol=1e-14,
+                              accelerate="squarem")  # fmt: skip
+    ref = select_components(frame, y, [1, 2], n_init=2, random_state=0, tol=1e-14,
+                            accelerate="squarem")  # fmt: skip
+    np.testing.assert_allclose(table["loglik"], ref["loglik"], rtol=RTOL)
+    assert table["best_bic"].tolist() == ref["best_bic"].tolist()
