@@ -129,7 +129,7 @@ def part_a(args) -> None:
     per_worker = args.worker_memory / args.workers
     with (
         LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                     memory_limit=f"{per_worker}GB", dashboard_address=None) as cluster,
+                     memory_limit=f"{per_worker}GB", dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
         ddf = dd.read_parquet(str(path), blocksize=args.blocksize)

@@ -82,7 +82,7 @@ def test_dask_dataframe_and_local_cluster(data):
     mem = _fit(frame[["dose", "age"]], frame["resp"])
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,  # fmt: skip
         distributed.Client(cluster),
     ):

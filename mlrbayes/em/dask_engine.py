@@ -37,6 +37,7 @@ robustly); the extended model (gating, groups, fixed coefficients, weights) is n
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import warnings
 from dataclasses import dataclass
@@ -455,27 +456,7 @@ def _dask_standard_errors(engine: DaskEngine, bs, spec, names, compute_se: bool)
     return cov, se_names, se
 
 
-def fit_em_dask(
-    X: Any,
-    y: Any,
-    n_components: int,
-    *,
-    sigma: Any,
-    fit_intercept: bool = True,
-    n_init: int = 10,
-    init: Any = "auto",
-    tol: float = 1e-8,
-    max_iter: int = 1000,
-    random_state: Any = None,
-    min_weight: float = 1e-8,
-    min_sigma_ratio: float = 1e-4,
-    chunk_size: int = ROW_BLOCK,
-    compute_se: bool = True,
-    order: str = "weight",
-    progressbar: bool | None = None,
-    accelerate: str | None = "auto",
-    **extended: Any,
-) -> EMResult:
+def fit_em_dask(X: Any, y: Any, n_components: int, **settings: Any) -> EMResult:
     """:func:`mlrbayes.em.fit_em` for Dask arrays / DataFrames (same keywords, same result).
 
     ``fit_em`` calls this for Dask input. ``accelerate="auto"`` is SQUAREM here. The result's
@@ -490,28 +471,38 @@ def fit_em_dask(
         Extended-model keywords (not supported on Dask), NaN/infinite values, values whose
         squares overflow, extreme values of y, and every check of ``fit_em``.
     """
-    given = sorted(k for k, v in extended.items() if v is not None)
-    unknown = sorted(set(given) - set(_EXTENDED))
+    from .fit import fit_em
+
+    params = inspect.signature(fit_em).parameters
+    unknown = sorted(set(settings) - set(params) - set(_EXTENDED))
     if unknown:
         raise TypeError(f"fit_em got unexpected keyword(s) {unknown}.")
+    opts = {k: p.default for k, p in params.items() if p.default is not p.empty}
+    opts.update({k: v for k, v in settings.items() if k in params})
+    given = sorted(k for k, v in settings.items() if k in _EXTENDED and v is not None)
     if given:
         raise ValueError(
             f"{given} are not supported with Dask input: the Dask engine fits the plain "
             "mixture of regressions. Fit the extended model in memory (compute the data)."
         )
+    return _fit(X, y, n_components, SimpleNamespace(**opts))
+
+
+def _fit(X, y, n_components, o) -> EMResult:
+    """The body of :func:`fit_em_dask`; ``o`` holds fit_em's keywords."""
     Xd, yd, names, target = dask_inputs(X, y)
     engine_blocks = _blocks(Xd, yd)
     mo = _moments(engine_blocks)
     spec = check_model(SimpleNamespace(n_samples=mo.n, n_features=len(names)), n_components,
-                       sigma, fit_intercept)  # fmt: skip
-    n_init = check_positive_int(n_init, "n_init")
-    cfg = loop_settings(tol, max_iter, min_weight, min_sigma_ratio, spec.sigma_setting)
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
-    strategy, given_params = check_init(init, spec.n_components, len(names), spec.fit_intercept)
-    order = check_order(order)
-    accelerate = check_accelerate("squarem" if accelerate == "auto" else accelerate)
-    root = check_random_state(random_state)
-    rngs = root.spawn(n_init + 1)  # the same generators as in memory; the sample's is extra
+                       o.sigma, o.fit_intercept)  # fmt: skip
+    o.n_init = check_positive_int(o.n_init, "n_init")
+    cfg = loop_settings(o.tol, o.max_iter, o.min_weight, o.min_sigma_ratio, spec.sigma_setting)
+    o.chunk_size = check_positive_int(o.chunk_size, "chunk_size")
+    strategy, given_params = check_init(o.init, spec.n_components, len(names), spec.fit_intercept)
+    o.order = check_order(o.order)
+    o.accelerate = check_accelerate("squarem" if o.accelerate == "auto" else o.accelerate)
+    root = check_random_state(o.random_state)
+    rngs = root.spawn(o.n_init + 1)  # the same generators as in memory; the sample's is extra
     Xs, ys_raw = _start_sample(Xd, yd, mo.n, root.spawn(1)[0])
     _check_data(mo, names, target, ys_raw)
     scaling = scaling_from_moments(mo, spec.fit_intercept)
@@ -520,20 +511,20 @@ def fit_em_dask(
     floor = 16.0 * np.finfo(float).eps * top / scaling.y_scale  # as fit_em's _with_scale
     cfg = dataclasses.replace(cfg, sigma_floor=floor, y_scale=scaling.y_scale)
     Zs, ys = standardised_block(Xs, ys_raw, scaling)
-    engine = DaskEngine(Xd, yd, spec.n_components, scaling, chunk_size)
+    engine = DaskEngine(Xd, yd, spec.n_components, scaling, o.chunk_size)
     s_known = None if spec.sigma_known is None else spec.sigma_known / scaling.y_scale
-    with StartsProgress(n_init, enabled=resolve_progressbar(progressbar)) as bar:
+    with StartsProgress(o.n_init, enabled=resolve_progressbar(o.progressbar)) as bar:
         states, n_screened = run_starts(engine, Zs, ys, strategy, given_params, cfg, s_known,
-                                        scaling, rngs, bar.update, accelerate)  # fmt: skip
+                                        scaling, rngs, bar.update, o.accelerate)  # fmt: skip
     if spec.sigma_setting == "known" and np.ptp(np.atleast_1d(spec.sigma)) > 0:
-        order = "none"
-    states = [order_state(st, scaling, order) for st in states]
+        o.order = "none"
+    states = [order_state(st, scaling, o.order) for st in states]
     groups = census(states, mo.n, cfg.mode, engine)
     starts, optima = census_results(states, groups, scaling, spec, mo.n)
     best, bs = states[groups[0].starts[0]], starts[groups[0].starts[0]]
-    warn_outcome(best, n_init, cfg, mo.n)
-    warn_census(optima, n_init)
-    covariance, se_names, se = _dask_standard_errors(engine, bs, spec, names, compute_se)
+    warn_outcome(best, o.n_init, cfg, mo.n)
+    warn_census(optima, o.n_init)
+    covariance, se_names, se = _dask_standard_errors(engine, bs, spec, names, o.compute_se)
     return EMResult(
         **{name: getattr(bs, name) for name in FROM_BEST_START},
         sigma_setting=cfg.mode,
@@ -549,7 +540,7 @@ def fit_em_dask(
         standard_errors=se,
         notes=best.notes,
         n_screened=n_screened,
-        order=order,
+        order=o.order,
     )
 
 

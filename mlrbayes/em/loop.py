@@ -208,15 +208,7 @@ def _extrapolated(hist, steps: StepLength, cfg: LoopSettings):
     return theta, alpha
 
 
-def start_steps(
-    engine,
-    B: np.ndarray,
-    w: np.ndarray,
-    s: np.ndarray,
-    cfg: LoopSettings,
-    init: str = "",
-    accelerate: str | None = None,
-):
+def start_steps(engine, B, w, s, cfg: LoopSettings, init: str = "", accelerate=None):
     """EM iterations from one start, as a generator of the passes it needs.
 
     It yields the parameters ``(B, w, s)`` at which it needs a pass and is sent the
