@@ -316,3 +316,23 @@ def test_census_on_dask_finds_the_same_optima():
                       for o in res.optima)  # fmt: skip
 
     assert optima(lazy) == optima(mem) and len(mem.optima) >= 2
+
+
+def test_degenerate_start_on_dask_as_in_memory():
+    """A given start with one component through two observations and a tiny sd collapses
+    (per-component sigma): on Dask as in memory the start is flagged degenerate with the
+    collapse note, kept in the census and not chosen (SQUAREM on both)."""
+    X, y, _ = simulate(60, [0.5, 0.5], [-2.0, 2.0], [[1.0], [-1.0]], 0.5, random_state=4)
+    c = (y[1] - y[0]) / (X[1, 0] - X[0, 0])
+    start = {"weights": [0.9, 0.1], "intercept": [float(np.mean(y)), y[0] - c * X[0, 0]],
+             "coef": [[0.0], [c]], "sigma": [1.0, 1e-3]}  # fmt: skip
+    kw = dict(sigma="component", init=start, n_init=3, random_state=1, accelerate="squarem")
+    mem = fit_em(X, y, 2, **kw)
+    lazy = fit_em(da.from_array(X, chunks=(25, 1)), da.from_array(y, chunks=25), 2, **kw)
+    for res in (mem, lazy):
+        first = res.starts[0]
+        assert first.degenerate and not first.converged
+        assert any("collapsed" in note for note in first.notes)
+        assert res.optima[first.optimum].degenerate and not res.degenerate
+    np.testing.assert_allclose(lazy.loglik, mem.loglik, rtol=RTOL)
+    assert lazy.starts[0].n_iter == mem.starts[0].n_iter
