@@ -351,6 +351,8 @@ def em_options(args: argparse.Namespace) -> dict[str, Any]:
         out["tol"] = float_option(args.tol, "--tol")
     if args.max_iter is not None:
         out["max_iter"] = int_option(args.max_iter, "--max-iter", 1)
+    if getattr(args, "accelerate", "auto") != "auto":
+        out["accelerate"] = None if args.accelerate == "none" else args.accelerate
     return out
 
 

@@ -111,6 +111,15 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         ("--max-iter",),
         {"default": None, "metavar": "N", "help": "EM iterations per start (default 1000)"},
     ),
+    "accelerate": (
+        ("--accelerate",),
+        {
+            "default": "auto",
+            "choices": ("auto", "squarem", "none"),
+            "help": "SQUAREM acceleration of EM: auto = on with --engine dask, off in memory "
+            "(default %(default)s)",
+        },
+    ),
     "engine": (
         ("--engine",),
         {
@@ -213,7 +222,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
 #: The options of ``mlrbayes fit`` (``select`` takes the same with several K).
 FIT_OPTIONS = (
     "data", "y", "x", "k", "sigma", "no_intercept", "n_init", "init", "order", "tol",
-    "max_iter", "seed", "json", "engine", "scheduler",
+    "max_iter", "seed", "json", "accelerate", "engine", "scheduler",
 )  # fmt: skip
 
 
