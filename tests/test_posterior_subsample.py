@@ -59,8 +59,11 @@ def test_validate_posterior_on_a_subsample_is_labelled(tmp_path):
     info = cmp.to_dict()["settings"]["posterior_subsample"]
     assert info["rows"] == 600 and info["of"] == 2000
     assert cmp.em.n_samples == 600
-    np.testing.assert_allclose(cmp.em.intercept, full.intercept, rtol=1e-12)  # all rows' EM
-    np.testing.assert_allclose(cmp.em.coef, full.coef, rtol=1e-12)
+    # the all-rows EM optimum (validate may restart EM from a posterior mode and stop a
+    # little elsewhere within tol): full-data log-likelihood within 1e-6 per row of the fit
+    # on every row, intercepts within 1e-4 (a fit on 600 rows moves them by ~SE 0.03)
+    assert abs(cmp.em.score(X, y) * 2000 - full.loglik) <= 1e-6 * 2000
+    np.testing.assert_allclose(cmp.em.intercept, full.intercept, atol=1e-4)
     paths = write_report(cmp, tmp_path / "report")
     assert "posterior on a subsample" in paths["md"].read_text()
     assert "Posterior on a subsample" in paths["html"].read_text()
