@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._validation import check_X
 from .em import EMResult, fit_em
 from .em import predict as em_predict
+from .em.fit import is_dask_input
 from .formula import formula_intercept
 from .spec import Dataset, as_dataset, resolve_dataset
 
@@ -233,7 +234,15 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         self
         """
         extras = (sample_weight, concomitant, fixed, groups, data)
-        if isinstance(X, str) or any(v is not None for v in extras):
+        y_fit = None
+        if is_dask_input(X, y):
+            if any(v is not None for v in extras):
+                raise ValueError(
+                    "sample_weight, concomitant, fixed, groups and data need in-memory data; "
+                    "the Dask engine fits the plain model only."
+                )
+            data_, y_fit = self._fit_dask(X, y)
+        elif isinstance(X, str) or any(v is not None for v in extras):
             ds = resolve_dataset(
                 X, y, data=data, concomitant=concomitant, fixed=fixed, groups=groups,
                 weights=sample_weight,
@@ -241,8 +250,10 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
             data_ = self._fit_data(ds, None)
         else:
             data_ = self._fit_data(X, y)
-        self.design_ = data_.design
-        fit_intercept = formula_intercept(data_, self.fit_intercept)
+        self.design_ = getattr(data_, "design", None)
+        fit_intercept = formula_intercept(data_, self.fit_intercept) if y_fit is None else (
+            self.fit_intercept
+        )  # fmt: skip
         kwargs: dict[str, Any] = {
             "sigma": self.sigma,
             "fit_intercept": fit_intercept,
@@ -253,7 +264,7 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
             "random_state": self.random_state,
             "order": self.order,
         }
-        result = fit_em(data_, None, self.n_components, **kwargs)
+        result = fit_em(data_, y_fit, self.n_components, **kwargs)
         self.result_: EMResult = result
         self.weights_ = result.weights
         self.intercept_ = result.intercept
@@ -265,6 +276,25 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         self.responsibilities_ = result.responsibilities
         self.standard_errors_ = result.standard_errors
         return self
+
+    def _fit_dask(self, X: Any, y: Any) -> tuple[Any, Any]:
+        """Dask input (fitted out of core, :mod:`mlrbayes.em.dask_engine`): the bookkeeping
+        scikit-learn's checks would do, from the collection's shape and columns."""
+        self.n_features_in_ = int(X.shape[1]) if X.ndim == 2 else 1
+        names = list(getattr(X, "columns", []))
+        if names:
+            self.feature_names_in_ = np.asarray([str(c) for c in names], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return X, y
+
+    def _lazy(self, what: str, X: Any, y: Any = None, **kw: Any) -> Any:
+        """For Dask input, the prediction as a lazy dask array (see
+        :meth:`mlrbayes.em.EMResult.predict_proba`); None for other input."""
+        if not is_dask_input(X, y):
+            return None
+        check_is_fitted(self, "result_", msg=_NOT_FITTED)
+        return getattr(self.result_, what)(X, *([] if y is None else [y]), **kw)
 
     def _fit_data(self, X: Any, y: Any) -> Dataset:
         """scikit-learn's checks and bookkeeping (``n_features_in_``, names), then a Dataset."""
@@ -343,11 +373,15 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         component : int or None, default None
             ``None`` for the mixture mean, ``k`` (0 <= k < K) for component k's line.
         """
+        if (lazy := self._lazy("predict", X, component=component)) is not None:
+            return lazy
         Xa = self._new_X(X)
         return em_predict.mixture_mean(self.result_, Xa, component)
 
     def predict_components(self, X: Any) -> np.ndarray:
         """Each component's line ``b_k + c_k^T x`` at each row, shape (n_samples, K)."""
+        if (lazy := self._lazy("predict_components", X)) is not None:
+            return lazy
         Xa = self._new_X(X)
         return em_predict.component_means(self.result_, Xa)
 
@@ -360,6 +394,8 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         the interval spans the gap between them: a mixture's predictive distribution can be
         bimodal, and the interval says where a new response falls, not where it is likely.
         """
+        if (lazy := self._lazy("predict_interval", X, level=level)) is not None:
+            return lazy
         Xa = self._new_X(X)
         return em_predict.predict_interval(self.result_, Xa, level)
 
@@ -376,6 +412,8 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         if y is not None or isinstance(X, Dataset):
             warnings.warn(em_predict.MEMBERSHIP_RENAMED, FutureWarning, stacklevel=2)
             return self.membership(X, y)
+        if y is None and (lazy := self._lazy("predict_proba", X)) is not None:
+            return lazy
         Xa = self._new_X(X)
         return em_predict.prior_membership(self.result_, Xa)
 
@@ -385,6 +423,8 @@ class MixtureRegressionEM(RegressorMixin, BaseEstimator):
         ``gamma_ik = pi_k N(y_i | mu_ik, s_k^2) / sum_j pi_j N(y_i | mu_ij, s_j^2)``; rows sum
         to 1. ``membership(X_train, y_train)`` equals ``responsibilities_``.
         """
+        if (lazy := self._lazy("membership", X, y)) is not None:
+            return lazy
         data = self._new_data(X, y)
         return em_predict.membership(self.result_, data.X, data.y)
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .em import EMResult, fit_em
+from .em.fit import is_dask_input
 from .em.result import NumericalWarning
 from .progress import StartsProgress, resolve_progressbar
 from .resample import simulate_response
@@ -442,12 +443,20 @@ def select_components(
     kvals = _check_ks(ks)
     n_boot, level, n_jobs = _check_lrt_args(bootstrap_lrt, lrt_level, n_jobs)
     show = resolve_progressbar(progressbar)
-    data = as_dataset(X, y)  # checked once for every K
+    if is_dask_input(X, y):
+        if n_boot:
+            raise ValueError(
+                f"bootstrap_lrt={n_boot} needs the data in memory (each bootstrap data set is "
+                "refitted); pass NumPy/pandas data, or bootstrap_lrt=0 for Dask input."
+            )
+        data, y_fit = X, y
+    else:
+        data, y_fit = as_dataset(X, y), None  # checked once for every K
     results: dict[int, EMResult] = {}
     rows = []
     for k in kvals:
         res = fit_em(
-            data, None, k, sigma=sigma, random_state=random_state, progressbar=show, **fit_kwargs
+            data, y_fit, k, sigma=sigma, random_state=random_state, progressbar=show, **fit_kwargs
         )
         results[k] = res
         rows.append(

@@ -321,6 +321,7 @@ def standard_errors(
     fit_intercept: bool | None = None,
     sigma_setting: str | None = None,
     feature_names: Sequence[str] | None = None,
+    information: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, list[str], dict[str, Any]]:
     """Standard errors of the EM estimate from the observed information (Louis 1982).
 
@@ -336,6 +337,9 @@ def standard_errors(
         ``fit_intercept`` defaults to True and ``sigma_setting`` to ``"known"``.
     feature_names : sequence of str, optional
         Predictor names for ``se_names``; ``x0, x1, ...`` by default.
+    information : ndarray of shape (d, d), optional
+        The observed information already summed (e.g. over the blocks of a Dask array by
+        :mod:`mlrbayes.em.dask_engine`); then ``X`` and ``y`` are not read (pass None).
 
     Returns
     -------
@@ -373,9 +377,11 @@ def standard_errors(
     fit_intercept = True if fit_intercept is None else fit_intercept
     sigma_setting = check_sigma_setting(sigma_setting or "known")
     params = (weights, intercept, coef, sigma)
-    info = observed_information(
-        X, y, *params, fit_intercept=fit_intercept, sigma_setting=sigma_setting
-    )
+    info = information
+    if info is None:
+        info = observed_information(
+            X, y, *params, fit_intercept=fit_intercept, sigma_setting=sigma_setting
+        )
     w = np.asarray(weights, dtype=float).reshape(-1)
     k = w.shape[0]
     p = np.asarray(coef, dtype=float).reshape(k, -1).shape[1]

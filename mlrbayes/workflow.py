@@ -26,7 +26,14 @@ from .priors import resolve_priors
 from .progress import resolve_progressbar
 from .spec import Dataset, resolve_dataset
 
-__all__ = ["SamplingOptions", "dispersed_starts", "validate"]
+__all__ = [
+    "POSTERIOR_MAX_ROWS",
+    "SamplingOptions",
+    "dispersed_starts",
+    "em_on_rows",
+    "subsample_size",
+    "validate",
+]
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,7 @@ def validate(
     on_posterior: Callable[[Any], Any] | None = None,
     em_kwargs: dict[str, Any] | None = None,
     compare_kwargs: dict[str, Any] | None = None,
+    posterior_subsample: int | str | None = "auto",
     **sampling_options: Any,
 ) -> Comparison:  # fmt: skip
     """Fit by EM, sample the posterior from the EM optima and dispersed points, and compare.
@@ -210,6 +218,15 @@ def validate(
         Called with the posterior DataTree as soon as sampling is done.
     em_kwargs, compare_kwargs : dict, optional
         Extra arguments for :func:`mlrbayes.em.fit_em` and :func:`mlrbayes.compare.compare`.
+    posterior_subsample : int, "auto" or None, default "auto"
+        Large data: EM always fits every row, but the posterior (sampling, diagnosis and the
+        comparison) uses a uniform random subsample of this many rows when the data have more
+        (``"auto"``: ``POSTERIOR_MAX_ROWS`` = 100,000; None: every row, however many). The
+        EM estimate is then shown with its log-likelihood, memberships and Louis SEs
+        evaluated on the subsample's rows, so that it is compared with a posterior of the
+        same data size; ``Comparison.settings["posterior_subsample"]`` (JSON and report) says
+        so, with the rows, the total and the seed of the draw. See benchmarks/RESULTS.md for
+        the time of ``validate`` at n = 10^6 on every row.
     **sampling_options
         The fields of :class:`SamplingOptions` as keywords (``draws``, ``tune``, ``chains``,
         ``n_em_chains``, ``sampler``, ``priors``, ``progressbar``, ``sample_kwargs``); they
@@ -230,14 +247,30 @@ def validate(
     )
     em_kwargs = {**(em_kwargs or {})}
     em_kwargs["fit_intercept"] = formula_intercept(data, em_kwargs.get("fit_intercept", True))
+    n_sub = subsample_size(posterior_subsample, data.n_samples)
+    if n_sub is not None and not data.is_plain:
+        if posterior_subsample != "auto":
+            raise ValueError(
+                f"posterior_subsample={posterior_subsample!r} is for the plain model; a model "
+                "with gating, fixed coefficients, groups or weights samples every row (pass "
+                "posterior_subsample=None)."
+            )
+        warnings.warn(
+            f"{data.n_samples} rows: the posterior of a model with gating, fixed coefficients, "
+            "groups or weights is sampled on every row (the row subsample is for the plain "
+            "model only); this can take long.",
+            UserWarning,
+            stacklevel=2,
+        )
+        n_sub = None
     sig = check_sigma(sigma, n_components if isinstance(n_components, int) else None)
     opts = _sampling_options(sampling, sampling_options)
     if isinstance(random_state, np.random.Generator):
         raise TypeError(
             "validate needs an int seed (or None) so the report can record it; got a Generator."
         )
-    seeds = np.random.SeedSequence(random_state).spawn(3)
-    em_seed, start_seed, sample_seed = (int(sq.generate_state(1)[0]) for sq in seeds)
+    seeds = np.random.SeedSequence(random_state).spawn(4)  # the first 3 as before
+    em_seed, start_seed, sample_seed, rows_seed = (int(sq.generate_state(1)[0]) for sq in seeds)
     opts = replace(opts, progressbar=resolve_progressbar(opts.progressbar))
     em = fit_em(
         *_em_data(data),
@@ -250,6 +283,8 @@ def validate(
     )
     if on_em is not None:
         on_em(em)
+    full = data
+    data, em, sub_info, view = _posterior_rows(full, em, n_sub, rows_seed)
     init, init_text = _chain_starts(em, data, sig, opts, check_random_state(start_seed))
     idata, sampler_warnings = _sample(data, em, sig, init, opts, sample_seed)
     if on_posterior is not None:
@@ -264,15 +299,83 @@ def validate(
         "sampler_seed": sample_seed,
         "n_init": n_init,
     }
+    if sub_info is not None:
+        settings["posterior_subsample"] = sub_info
     kw = {"X": data, "hdi_prob": hdi_prob, "method": method, **(compare_kwargs or {})}
     cmp = compare(em, idata, settings=settings, **kw)
     fit_kw = {"sigma": sig, "n_init": n_init, "random_state": em_seed, **(em_kwargs or {})}
-    cmp = _repair_em(cmp, data, idata, settings, kw, fit_kw)
-    return _with_smaller_k(cmp, data, fit_kw)
+    cmp = _repair_em(cmp, full, idata, settings, kw, fit_kw, view)
+    return _with_smaller_k(cmp, full, fit_kw, view)
+
+
+#: ``validate(posterior_subsample="auto")``: above this many rows the posterior is sampled on
+#: a uniform random subsample of this size (EM still fits every row); see benchmarks/RESULTS.md.
+POSTERIOR_MAX_ROWS = 100_000
+
+
+def subsample_size(setting: Any, n: int) -> int | None:
+    """Rows of the posterior's subsample for ``validate(posterior_subsample=setting)`` on
+    ``n`` rows, or None for every row."""
+    if isinstance(setting, str) and setting == "auto":
+        return POSTERIOR_MAX_ROWS if n > POSTERIOR_MAX_ROWS else None
+    if setting is None:
+        return None
+    if isinstance(setting, str):
+        raise ValueError(
+            f"posterior_subsample must be 'auto', a number of rows or None; got {setting!r}."
+        )
+    m = check_positive_int(setting, "posterior_subsample")
+    return m if m < n else None
+
+
+def _posterior_rows(data: Dataset, em: EMResult, m: int | None, seed: int):
+    """``(data, em, info, view)`` for the posterior: all rows (info and view None), or a
+    random subsample of ``m`` rows with the EM estimate evaluated on it (``view`` does that
+    to any fit)."""
+    n = data.n_samples
+    if m is None:
+        return data, em, None, None
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
+    sub = Dataset(np.ascontiguousarray(data.X[rows]), data.y[rows], data.feature_names,
+                  data.target_name)  # fmt: skip
+    text = (
+        f"EM fitted all {n} rows; the posterior, its diagnosis and this comparison use a "
+        f"uniform random subsample of {m} rows (seed {seed}), with the EM estimate's "
+        "log-likelihood, memberships and standard errors evaluated on those rows"
+    )
+    info = {"rows": m, "of": n, "seed": seed, "text": text}
+
+    def view(fit: EMResult) -> EMResult:
+        return em_on_rows(fit, sub, text)
+
+    return sub, view(em), info, view
+
+
+def em_on_rows(em: EMResult, data: Dataset, note: str = "") -> EMResult:
+    """The EM estimate as seen on other rows (e.g. a subsample): the same parameters, with the
+    log-likelihood (of the estimate and of every optimum), memberships, ``n_samples`` and
+    Louis standard errors of ``data``; ``note`` is added to the notes."""
+    from .em.predict import mean_loglik, membership
+    from .uncertainty import standard_errors
+
+    m = data.n_samples
+    cov, names, se = standard_errors(data, None, em)
+    optima = tuple(replace(o, loglik=m * mean_loglik(o, data.X, data.y)) for o in em.optima)
+    return replace(
+        em,
+        loglik=m * mean_loglik(em, data.X, data.y),
+        responsibilities=membership(em, data.X, data.y),
+        n_samples=m,
+        covariance=cov,
+        se_names=list(names),
+        standard_errors=se,
+        optima=optima,
+        notes=(*em.notes, note) if note else em.notes,
+    )
 
 
 def _repair_em(
-    cmp: Comparison, data: Dataset, idata: Any, settings: dict, kw: dict, fit_kw: dict
+    cmp: Comparison, data: Dataset, idata: Any, settings: dict, kw: dict, fit_kw: dict, view=None
 ) -> Comparison:
     """``em_missed_mode``: run EM from the better mode's mean; when it beats the census, add
     the optimum to it, compare again with it as the EM estimate and say so."""
@@ -286,6 +389,7 @@ def _repair_em(
         start["sigma"] = mode.sigma
     old = cmp.em
     new = fit_em(*_em_data(data), old.n_components, **{**fit_kw, "init": start, "n_init": 1})
+    new = new if view is None else view(new)  # on the posterior's rows, like old
     if not new.loglik > old.loglik:
         return cmp
     text = (
@@ -300,7 +404,7 @@ def _repair_em(
     return replace(cmp2, reasons=(*cmp2.reasons, text), findings=(*cmp2.findings, finding))
 
 
-def _with_smaller_k(cmp: Comparison, data: Dataset, fit_kw: dict) -> Comparison:
+def _with_smaller_k(cmp: Comparison, data: Dataset, fit_kw: dict, view=None) -> Comparison:
     """``weak_component``: fit K - 1 and show its BIC beside K's in the finding."""
     k = cmp.em.n_components
     if k < 2 or "weak_component" not in cmp.codes:
@@ -308,6 +412,7 @@ def _with_smaller_k(cmp: Comparison, data: Dataset, fit_kw: dict) -> Comparison:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         smaller = fit_em(*_em_data(data), k - 1, **fit_kw)
+        smaller = smaller if view is None else view(smaller)  # on the posterior's rows
     bic = {"bic_K": float(cmp.em.bic), "bic_K_minus_1": float(smaller.bic), "K": k}
     better = "lower, so K - 1 is preferred" if smaller.bic < cmp.em.bic else "not lower"
     note = f" (BIC at K = {k - 1}: {smaller.bic:.1f}, {better}; at K = {k}: {cmp.em.bic:.1f})"

@@ -33,6 +33,7 @@ __all__ = [
     "read_json_file",
     "read_model_data",
     "read_table",
+    "read_table_dask",
     "resolve_seed",
     "seed_option",
     "sigma_option",
@@ -273,6 +274,79 @@ def fit_intercept_option(data: Any, no_intercept: bool) -> bool:
         ) from None
 
 
+# ----------------------------------------------------------------------------- Dask tables
+_DASK_FIX = (
+    "pass a Parquet file, a directory of Parquet or CSV files, or a quoted glob such as "
+    "'data/*.parquet'"
+)
+
+
+def _dask_files(path: str) -> tuple[list[str], str]:
+    """The files named by a Parquet file, a directory or a glob, and their kind."""
+    import glob
+
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(str(f) for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+    elif any(c in path for c in "*?["):
+        files = sorted(glob.glob(path))
+    elif p.is_file():
+        files = [path]
+    else:
+        raise CLIError(f"data {path!r} does not exist; {_DASK_FIX}.")
+    kinds = {Path(f).suffix.lower() for f in files}
+    if not files:
+        raise CLIError(f"data {path!r} names no file; {_DASK_FIX}.")
+    if kinds <= {".parquet", ".pq"}:
+        return files, "parquet"
+    if kinds == {".csv"}:
+        return files, "csv"
+    raise CLIError(
+        f"data {path!r} holds files of kinds {sorted(kinds)}; {_DASK_FIX} (one kind only)."
+    )
+
+
+def read_table_dask(path: str, y: str, x: Sequence[str] | None):
+    """Read Parquet/CSV data lazily with dask.dataframe: ``(X DataFrame, y Series)``.
+
+    ``path`` is a Parquet file, a directory of Parquet or CSV files, or a glob. Nothing is
+    read beyond the schema (the fit reads the rows). One-line :class:`CLIError` for a path
+    that names nothing, mixed or unknown file kinds, unreadable files, missing or repeated
+    columns and non-numeric columns.
+    """
+    try:
+        import dask.dataframe as dd
+    except ImportError:
+        raise CLIError(
+            "--engine dask needs Dask: pip install 'mlrbayes[dask]' (dask[distributed], pyarrow)."
+        ) from None
+    import pandas as pd
+
+    files, kind = _dask_files(path)
+    try:
+        ddf = dd.read_parquet(files) if kind == "parquet" else dd.read_csv(files)
+    except Exception as exc:  # pyarrow and pandas raise many kinds: one line for all
+        msg = " ".join(str(exc).split())[:200]
+        raise CLIError(f"could not read {path!r} as {kind} ({msg}); {_DASK_FIX}.") from None
+    cols = [str(c) for c in ddf.columns]
+    if y not in cols:
+        raise CLIError(f"--y {y!r} is not a column of {path!r}; its columns are {cols}.")
+    xs = list(x) if x else [c for c in cols if c != y]
+    bad = sorted({c for c in xs if xs.count(c) > 1 or c not in cols or c == y})
+    if bad or not xs:
+        raise CLIError(
+            f"--x {bad or xs} must name other columns of {path!r}, each once; its columns are "
+            f"{cols}."
+        )
+    for col in [y, *xs]:
+        dtype = ddf.dtypes[col]
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise CLIError(
+                f"column {col!r} of {path!r} has type {dtype}; pass numeric columns only."
+            )
+    return ddf[xs], ddf[y]
+
+
 # ----------------------------------------------------------------------------- options
 def parse_sigma(value: str) -> float | str:
     """``--sigma``: a positive number, ``shared`` or ``component``."""
@@ -367,6 +441,8 @@ def em_options(args: argparse.Namespace) -> dict[str, Any]:
         out["tol"] = float_option(args.tol, "--tol")
     if args.max_iter is not None:
         out["max_iter"] = int_option(args.max_iter, "--max-iter", 1)
+    if getattr(args, "accelerate", "auto") != "auto":
+        out["accelerate"] = None if args.accelerate == "none" else args.accelerate
     return out
 
 

@@ -17,6 +17,7 @@ from .common import (
     int_option,
     print_warnings,
     read_model_data,
+    read_table_dask,
     resolve_seed,
     sigma_option,
     start_lines,
@@ -101,9 +102,40 @@ def em_inputs(args: argparse.Namespace, run: Run, example: str) -> dict[str, Any
     fit = {"sigma": sigma_option(args.sigma)}
     fit.update(em_options(args), random_state=resolve_seed(args.seed))
     run.stage("read")
-    X, y = read_model_data(args, allow_constant=args.no_intercept)
-    fit["fit_intercept"] = fit_intercept_option(X, args.no_intercept)
+    if getattr(args, "engine", "memory") == "dask":  # lazily, out of core
+        if any(getattr(args, a, None) for a in ("formula", "concomitant", "group", "fixed",
+                                                  "obs_weights")):  # fmt: skip
+            raise CLIError(
+                "--engine dask fits the plain model only; drop --formula, --concomitant, "
+                "--group, --fixed and --weights, or use the in-memory engine."
+            )
+        X, y = read_table_dask(args.data, args.y, args.x)
+        connect_scheduler(args.scheduler)
+        fit["fit_intercept"] = not args.no_intercept
+    else:
+        if getattr(args, "scheduler", None):
+            raise CLIError("--scheduler needs --engine dask.")
+        X, y = read_model_data(args, allow_constant=args.no_intercept)
+        fit["fit_intercept"] = fit_intercept_option(X, args.no_intercept)
     return {"console": console, "X": X, "y": y, "seed": fit["random_state"], "fit": fit}
+
+
+def connect_scheduler(address: str | None) -> Any:
+    """Connect to a dask.distributed scheduler (it becomes Dask's default until the process
+    ends); None keeps the threaded scheduler. One-line CLIError when it cannot connect."""
+    if not address:
+        return None
+    try:
+        from distributed import Client
+
+        return Client(address, timeout="10s")
+    except ImportError:
+        raise CLIError(
+            "--scheduler needs dask.distributed: pip install 'mlrbayes[dask]'."
+        ) from None
+    except (OSError, TimeoutError, ValueError) as exc:
+        msg = " ".join(str(exc).split())[:200]
+        raise CLIError(f"--scheduler {address!r}: could not connect ({msg}).") from None
 
 
 def _cmd_fit(args: argparse.Namespace, run: Run) -> int:
@@ -116,7 +148,8 @@ def _cmd_fit(args: argparse.Namespace, run: Run) -> int:
     text = result.summary()  # before writing: the write is the last step that can be cut
     run.stage("writing")
     console.seed(seed, args.seed)
-    payload = em_to_dict(result) if args.json else {}
+    lazy = getattr(args, "engine", "memory") == "dask"  # n rows of memberships: not in JSON
+    payload = em_to_dict(result, include_responsibilities=not lazy) if args.json else {}
     payload.update(data=str(args.data), seed=seed, **model_options(args))
     return write_and_print(args.json, payload, text, run)
 

@@ -170,6 +170,34 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         ("--max-iter",),
         {"default": None, "metavar": "N", "help": "EM iterations per start (default 1000)"},
     ),
+    "accelerate": (
+        ("--accelerate",),
+        {
+            "default": "auto",
+            "choices": ("auto", "squarem", "none"),
+            "help": "SQUAREM acceleration of EM: auto = on with --engine dask, off in memory "
+            "(default %(default)s)",
+        },
+    ),
+    "engine": (
+        ("--engine",),
+        {
+            "default": "memory",
+            "choices": ("memory", "dask"),
+            "help": "memory: read the CSV into memory; dask: read DATA (a Parquet file, a "
+            "directory of Parquet/CSV files or a quoted glob) lazily and fit out of core with "
+            "Dask (needs mlrbayes[dask]) (default %(default)s)",
+        },
+    ),
+    "scheduler": (
+        ("--scheduler",),
+        {
+            "default": None,
+            "metavar": "ADDRESS",
+            "help": "with --engine dask: the dask.distributed scheduler to use (e.g. "
+            "tcp://10.0.0.5:8786; default: Dask's threaded scheduler on this machine)",
+        },
+    ),
     # sampling
     "draws": (
         ("--draws",),
@@ -301,7 +329,7 @@ SPEC_OVERRIDES: dict[str, dict[str, Any]] = {"y": {"required": False, "default":
 #: The options of ``mlrbayes fit`` (``select`` takes the same with several K).
 FIT_OPTIONS = (
     "data", "y", "x", "k", "sigma", "no_intercept", "n_init", "init", "order", "tol",
-    "max_iter", "seed", "json",
+    "max_iter", "seed", "json", "accelerate", "engine", "scheduler",
 )  # fmt: skip
 
 

@@ -23,7 +23,11 @@ Modules, in the order the data flow through them:
 * :mod:`~mlrbayes.em.kernels` — the array mathematics: :func:`e_step` and :func:`m_step`
   written plainly (the reference), the weighted least-squares solve, the M-step from the
   sufficient statistics and the one sigma update both M-steps share;
-* :mod:`~mlrbayes.em.loop` — the iterations of one start (:class:`~mlrbayes.em.loop.StartState`);
+* :mod:`~mlrbayes.em.loop` — the iterations of one start (:class:`~mlrbayes.em.loop.StartState`),
+  as a generator of passes so that many starts can share one pass (``run_batch``);
+* :mod:`~mlrbayes.em.squarem` — SQUAREM acceleration of the EM map (``accelerate=``);
+* :mod:`~mlrbayes.em.dask_engine` — the engine over Dask arrays/DataFrames (data larger than
+  memory, or a cluster) and ``fit_em`` for them; Dask is imported only there;
 * :mod:`~mlrbayes.em.census` — grouping starts into distinct optima;
 * :mod:`~mlrbayes.em.fit` — :func:`fit_em`, a short sequence of calls to the above;
 * :mod:`~mlrbayes.em.result` — :class:`EMResult`, :class:`StartResult`, :class:`Optimum` and the

@@ -40,6 +40,7 @@ from .result import (
     StartResult,
 )
 from .scaling import Scaling, check_scale, extreme_rows, standardise
+from .squarem import check_accelerate
 from .starts import check_init
 
 __all__ = ["fit_em"]
@@ -64,7 +65,7 @@ def fit_em(
     order: str = "weight",
     progressbar: bool | None = None,
     data: Any = None, concomitant: Any = None, fixed: Any = None, groups: Any = None,
-    weights: Any = None,
+    weights: Any = None, accelerate: str | None = "auto",
 ) -> EMResult:  # fmt: skip
     """Fit a mixture of linear regressions by EM from several starts.
 
@@ -163,6 +164,14 @@ def fit_em(
         With any of these four the extended EM of :mod:`mlrbayes.em.extended_fit` runs
         (starts from the plain fit's optima plus random starts); without them, the plain
         model below, unchanged.
+    accelerate : {"auto", "squarem", None}, default "auto"
+        ``"squarem"``: SQUAREM extrapolation of the EM map (Varadhan & Roland 2008, scheme S3,
+        see :mod:`mlrbayes.em.squarem`) with the monotonicity fallback to the plain EM step:
+        the same optimum in about a third of the passes when components overlap
+        (benchmarks/RESULTS.md). None: plain EM. ``"auto"``: SQUAREM on Dask input (every
+        pass re-reads the data), plain EM in memory: an extrapolation can land next to a
+        saddle between optima and stop there (seen on symmetric four-cloud data), which
+        costs a start, and in memory passes are cheap.
 
     Returns
     -------
@@ -226,6 +235,21 @@ def fit_em(
     >>> [(round(o.loglik, 1), o.count) for o in res.optima]  # census: all 10 starts agree
     [(-406.3, 10)]
     """
+    if is_dask_input(X, y):  # Dask arrays/DataFrames: the out-of-core engine
+        extended = {"data": data, "concomitant": concomitant, "fixed": fixed, "groups": groups,
+                    "weights": weights}  # fmt: skip
+        given = sorted(k for k, v in extended.items() if v is not None)
+        if given:
+            raise ValueError(
+                f"{given} with Dask input: the Dask engine fits the plain model only; compute "
+                "the data into memory (e.g. ddf.compute()) for gating, fixed coefficients, "
+                "groups or weights."
+            )
+        skip = {"X", "y", "n_components", "extended", "given", *extended}
+        kw = {k: v for k, v in locals().items() if k not in skip}
+        from .dask_engine import fit_em_dask
+
+        return fit_em_dask(X, y, n_components, **kw)
     data = resolve_dataset(
         X, y, data=data, concomitant=concomitant, fixed=fixed, groups=groups, weights=weights
     )
@@ -238,6 +262,7 @@ def fit_em(
             data, spec, n_init, init, tol, max_iter, random_state, min_weight,
             min_sigma_ratio, compute_se, order,
         )  # fmt: skip
+    accelerate = check_accelerate(None if accelerate == "auto" else accelerate)
     n_init = check_positive_int(n_init, "n_init")
     cfg = _loop_settings(tol, max_iter, min_weight, min_sigma_ratio, spec.sigma_setting)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
@@ -255,7 +280,7 @@ def fit_em(
     s_known = None if known is None else known / scaling.y_scale
     with StartsProgress(n_init, enabled=resolve_progressbar(progressbar)) as bar:
         states, n_screened = run_starts(
-            engine, Z, ys, strategy, given, cfg, s_known, scaling, rngs, on_start=bar.update
+            engine, Z, ys, strategy, given, cfg, s_known, scaling, rngs, bar.update, accelerate
         )
     if spec.sigma_setting == "known" and np.ptp(np.atleast_1d(spec.sigma)) > 0:
         order = "none"  # distinct known sds label the components: they keep their order
@@ -525,3 +550,25 @@ def _standard_errors(data: Dataset, bs: StartResult, scaling: Scaling, spec, com
         full[:, kept] = se["coef"]
         se["coef"] = full
     return covariance, se_names, se
+
+
+# ----------------------------------------------------------------------------- Dask routing
+def is_dask_input(X: Any, y: Any) -> bool:
+    """Whether ``X`` or ``y`` is a Dask collection (checked without importing Dask: a Dask
+    collection exists only once Dask is imported)."""
+    import sys
+
+    if "dask" not in sys.modules:
+        return False
+    from dask import is_dask_collection
+
+    return is_dask_collection(X) or is_dask_collection(y)
+
+
+#: The steps of :func:`fit_em` the Dask engine (:mod:`mlrbayes.em.dask_engine`) shares.
+check_model = _check_model
+loop_settings = _loop_settings
+census_results = _census_results
+warn_outcome = _warn_outcome
+warn_census = _warn_census
+FROM_BEST_START = _FROM_BEST_START

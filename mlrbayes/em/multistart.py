@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .engine import InMemoryEngine
-from .loop import LoopSettings, StartState, run_checked, run_start
+from .loop import LoopSettings, StartState, checked_steps, run_batch, run_checked, run_start
 from .order import component_order
 from .scaling import Scaling
 from .starts import (
@@ -48,6 +48,8 @@ def _screen(engine, Z, ys, k, n_keep, cfg: LoopSettings, s_known, rng):
         rows = np.sort(rng.choice(Z.shape[0], size=SCREEN_ROWS, replace=False))
         Z, ys = Z[rows], ys[rows]
         engine = InMemoryEngine(Z, ys, k, engine.chunk)
+    elif not isinstance(engine, InMemoryEngine):  # e.g. Dask: screen on the rows in memory
+        engine = InMemoryEngine(Z, ys, k, engine.chunk)
     short = dataclasses.replace(cfg, max_iter=SCREEN_ITER)
     cands = []
     for _ in range(SCREEN_FACTOR * n_keep):
@@ -57,7 +59,7 @@ def _screen(engine, Z, ys, k, n_keep, cfg: LoopSettings, s_known, rng):
     return [(c.B, c.weights, c.sigma) for c in cands[:n_keep]], len(cands)
 
 
-def _parent(Z, ys, k, cfg: LoopSettings, s_known, chunk, rng):
+def _parent(Z, ys, k, cfg: LoopSettings, s_known, chunk, rng, accelerate=None):
     """The K-1 fit of the split start: the best of a binned and two subset starts; returns its
     lines (K-1, d) and the log mixture density of every row there."""
     eng = InMemoryEngine(Z, ys, k - 1, chunk)
@@ -65,7 +67,7 @@ def _parent(Z, ys, k, cfg: LoopSettings, s_known, chunk, rng):
     inits = [init_binned(Z, ys, k - 1, None, cfg.mode, sk)]
     if k - 1 > 1:
         inits += [init_subset(Z, ys, k - 1, rng, cfg.mode, sk) for _ in range(2)]
-    best = min((run_checked(eng, *p, cfg, "parent", rng) for p in inits), key=_rank)
+    best = min((run_checked(eng, *p, cfg, "parent", rng, accelerate) for p in inits), key=_rank)
     return best.B, eng.pointwise_loglik(best.B, best.weights, best.sigma)
 
 
@@ -80,6 +82,7 @@ def run_starts(
     scaling: Scaling,
     rngs: list[np.random.Generator],
     on_start: Callable[[int], Any] | None = None,
+    accelerate: str | None = None,
 ) -> tuple[list[StartState], int]:
     """Run every start of the plan to convergence.
 
@@ -99,6 +102,15 @@ def run_starts(
         One per start, plus one more for the screening and the K-1 parent.
     on_start : callable, optional
         Called with the number of starts run so far after each one (a progress bar).
+    accelerate : {"squarem", None}
+        SQUAREM acceleration of the runs (:mod:`mlrbayes.em.squarem`).
+
+    Notes
+    -----
+    ``Z, ys`` are the rows the start strategies see; the runs go through ``engine``. An
+    engine with ``accumulate_batch`` (the Dask engine) runs every start in lockstep, one pass
+    per round for all of them (:func:`~mlrbayes.em.loop.run_batch`); then ``Z, ys`` may be a
+    sample of the rows.
 
     Returns
     -------
@@ -112,12 +124,12 @@ def run_starts(
     extra = rngs[-1]
     parent = None
     if "split" in plan:
-        parent = _parent(Z, ys, k, cfg, s_known, engine.chunk, extra)
+        parent = _parent(Z, ys, k, cfg, s_known, engine.chunk, extra, accelerate)
     screened: list = []
     n_screened = 0
     if strategy == "auto" and "subset" in plan:
         screened, n_screened = _screen(engine, Z, ys, k, plan.count("subset"), cfg, s_known, extra)
-    states = []
+    starts = []
     first_split = True
     for i, kind in enumerate(plan):
         if kind == "split":
@@ -129,10 +141,17 @@ def run_starts(
         else:
             *start, kind = start_parameters(i, kind, given, Z, ys, k, rngs[i], cfg.mode,
                                             s_known, scaling)  # fmt: skip
-        states.append(run_checked(engine, *start, cfg, kind, rngs[i]))
+        if hasattr(engine, "accumulate_batch"):
+            starts.append((start, kind))
+            continue
+        starts.append(run_checked(engine, *start, cfg, kind, rngs[i], accelerate))
         if on_start is not None:
             on_start(i + 1)
-    return states, n_screened
+    if hasattr(engine, "accumulate_batch"):
+        runs = [checked_steps(engine, *start, cfg, kind, rngs[i], accelerate)
+                for i, (start, kind) in enumerate(starts)]  # fmt: skip
+        starts = run_batch(engine, runs, on_done=on_start)
+    return starts, n_screened
 
 
 def order_state(st: StartState, scaling: Scaling, order: str) -> StartState:

@@ -383,6 +383,17 @@ class EMResult:
             return None
         return _pext.check_new_data(self, X, y, need=need, **given)
 
+    def _lazy(self, what: str, X, y=None, **kw):
+        """For Dask input, the prediction as a lazy dask array, row block by row block
+        (:func:`mlrbayes.em.dask_engine.lazy_prediction`); None for other input."""
+        from .fit import is_dask_input
+
+        if not is_dask_input(X, y):
+            return None
+        from .dask_engine import lazy_prediction
+
+        return lazy_prediction(self, what, X, y, **kw)
+
     def predict_proba(self, X, y=None, *, concomitant=None) -> np.ndarray:
         """Prior membership probabilities of new rows, shape (n, K).
 
@@ -395,7 +406,12 @@ class EMResult:
             ``predict_proba(X, y)`` (and ``predict_proba(dataset)``) returned membership given
             the response; it still does, with a ``FutureWarning``, for one release. Call
             ``membership(X, y)`` instead.
+
+        For Dask input (array or DataFrame) this and the other prediction methods return a
+        lazy dask array.
         """
+        if y is None and (lazy := self._lazy("predict_proba", X)) is not None:
+            return lazy
         if y is not None or isinstance(X, Dataset):
             warnings.warn(_predict.MEMBERSHIP_RENAMED, FutureWarning, stacklevel=2)
             return self.membership(X, y, concomitant=concomitant)
@@ -413,6 +429,8 @@ class EMResult:
         ``concomitant`` and a model with fixed coefficients ``fixed``; with ``groups`` each
         observation gets its group's membership.
         """
+        if (lazy := self._lazy("membership", X, y)) is not None:
+            return lazy
         data = self._extended(X, y, concomitant=concomitant, fixed=fixed, groups=groups)
         if data is None:
             data = self._check_new_data(X, y)
@@ -434,6 +452,8 @@ class EMResult:
         component : int or None
             ``None`` (default) for the mixture mean; ``k`` for line k alone.
         """
+        if (lazy := self._lazy("predict", X, component=component)) is not None:
+            return lazy
         data = self._extended(X, concomitant=concomitant, fixed=fixed)
         if data is None:
             return _predict.mixture_mean(self, self._check_new_X(X), component)
@@ -445,6 +465,8 @@ class EMResult:
     def predict_components(self, X, *, fixed=None) -> np.ndarray:
         """Every component's regression line at each row, ``b_k + c_k^T x`` (``+ delta^T u``
         with fixed coefficients), shape (n, K)."""
+        if (lazy := self._lazy("predict_components", X)) is not None:
+            return lazy
         data = self._extended(X, fixed=fixed, need=("fixed",))
         if data is None:
             return _predict.component_means(self, self._check_new_X(X))
@@ -459,6 +481,8 @@ class EMResult:
         With well-separated lines the interval covers the gap between them. Gating and fixed
         coefficients as in :meth:`predict`.
         """
+        if (lazy := self._lazy("predict_interval", X, level=level)) is not None:
+            return lazy
         data = self._extended(X, concomitant=concomitant, fixed=fixed)
         if data is None:
             return _predict.predict_interval(self, self._check_new_X(X), level)
