@@ -235,18 +235,9 @@ def fit_em(
     >>> [(round(o.loglik, 1), o.count) for o in res.optima]  # census: all 10 starts agree
     [(-406.3, 10)]
     """
-    if is_dask_input(X, y):  # Dask arrays/DataFrames: the out-of-core engine
-        extended = {"data": data, "concomitant": concomitant, "fixed": fixed, "groups": groups,
-                    "weights": weights}  # fmt: skip
-        given = sorted(k for k, v in extended.items() if v is not None)
-        if given:
-            raise ValueError(
-                f"{given} with Dask input: the Dask engine fits the plain model only; compute "
-                "the data into memory (e.g. ddf.compute()) for gating, fixed coefficients, "
-                "groups or weights."
-            )
-        skip = {"X", "y", "n_components", "extended", "given", *extended}
-        kw = {k: v for k, v in locals().items() if k not in skip}
+    if is_dask_input(X, y):  # Dask arrays/DataFrames: the out-of-core engine (plain model:
+        # it refuses data=, concomitant=, fixed=, groups= and weights= with one line)
+        kw = {k: v for k, v in locals().items() if k not in ("X", "y", "n_components")}
         from .dask_engine import fit_em_dask
 
         return fit_em_dask(X, y, n_components, **kw)
