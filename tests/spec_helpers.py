@@ -1,8 +1,4 @@
-"""Extended-model fixtures for the spec-flow tests (gating, fixed coefficients, groups, weights).
-
-Until the EM of the extended model is merged, :class:`~mlrbayes.em.EMResult` lacks the new
-fields; :func:`extended_em` then skips the test with a reason naming the missing field.
-"""
+"""Extended-model fixtures for the spec-flow tests (gating, fixed coefficients, groups, weights)."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from mlrbayes.em import EMResult, fit_em
 from mlrbayes.spec import Dataset, resolve_dataset
@@ -23,19 +18,6 @@ TRUTH = {
     "gating": np.array([[-0.25, -1.0], [0.25, 1.0]]),  # centred: rows sum to 0
     "fixed": np.array([0.75]),
 }
-
-
-def missing_field(cls, *names: str) -> str | None:
-    """The first of ``names`` that ``cls`` (a dataclass) lacks, else None."""
-    have = {f.name for f in dataclasses.fields(cls)}
-    return next((n for n in names if n not in have), None)
-
-
-def skip_unless_fields(cls, *names: str) -> None:
-    missing = missing_field(cls, *names)
-    if missing:
-        pytest.skip(f"{cls.__name__} has no field {missing!r} yet (added by the issue-14 EM/PyMC "
-                    "branches; the lead removes this skip after merging)")  # fmt: skip
 
 
 def extended_frame(n_groups: int = 60, size: int = 3, seed: int = 0) -> pd.DataFrame:
@@ -66,8 +48,6 @@ def extended_dataset(df: pd.DataFrame) -> Dataset:
 def extended_em(df: pd.DataFrame) -> tuple[EMResult, Dataset]:
     """A plain EM fit of the data with the extended fields set to the truth (a constructed
     result: the report and serialisation layers only read its fields)."""
-    skip_unless_fields(EMResult, "gating_coef", "concomitant_names", "fixed_coef",
-                       "fixed_names", "n_groups", "group_labels", "weighted")  # fmt: skip
     data = extended_dataset(df)
     em = fit_em(df[["x"]], df["y"], 2, sigma="shared", n_init=3, random_state=0, order="intercept")
     em = dataclasses.replace(

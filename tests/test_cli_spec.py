@@ -8,11 +8,10 @@ import json
 
 import numpy as np
 import pytest
-from spec_helpers import extended_frame, skip_unless_fields
+from spec_helpers import extended_frame
 
 import mlrbayes.em
 from mlrbayes.cli import main
-from mlrbayes.em import EMResult
 from mlrbayes.spec import Dataset
 
 
@@ -158,7 +157,6 @@ def test_help_lists_the_flags_on_fit_sample_validate(capsys):
 
 
 def test_extended_fit_end_to_end(csv, tmp_path, capsys):
-    skip_unless_fields(EMResult, "gating_coef", "fixed_coef", "n_groups")
     path, _ = csv
     out = tmp_path / "em.json"
     rc, _, err = _run(["fit", path, "--formula", "y ~ x", "-k", 2, "--seed", 2,

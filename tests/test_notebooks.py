@@ -78,13 +78,6 @@ def test_calibration(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_model_specification(tmp_path, monkeypatch):
-    import dataclasses
-
-    from mlrbayes.em import EMResult
-
-    if "gating_coef" not in {f.name for f in dataclasses.fields(EMResult)}:
-        pytest.skip("EMResult has no field 'gating_coef' yet (the extended EM of issue 14; the "
-                    "lead removes this skip after merging)")  # fmt: skip
     text = _execute("05_model_specification", tmp_path, monkeypatch)
     assert "predictors: ['x', 'I(x ** 2)', 'site=south']" in text
     assert "gating columns: ['(Intercept)', 'w']" in text

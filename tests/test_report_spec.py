@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from helpers import draws_around, posterior_tree
 from scipy import stats
-from spec_helpers import TRUTH, extended_em, extended_frame, skip_unless_fields
+from spec_helpers import TRUTH, extended_em, extended_frame
 
 from mlrbayes.compare import compare
 from mlrbayes.em import fit_em
@@ -52,7 +52,6 @@ def frame():
 
 @pytest.fixture(scope="module")
 def spec_comparison(frame):
-    skip_unless_fields(PosteriorDraws, "gating", "fixed")
     em, data = extended_em(frame)
     ref = _reference_memberships(frame)
     em = dataclasses.replace(
