@@ -40,6 +40,8 @@ from .spec import Dataset, as_dataset
 __all__ = [
     "CALIBRATION_COLUMNS",
     "CHEAP_KINDS",
+    "COVERAGE_TOLERANCE_MC",
+    "COVERAGE_TOLERANCE_MIN",
     "CalibrationResult",
     "aligned_index",
     "calibrate",
@@ -61,6 +63,11 @@ CHEAP_KINDS = ("wald", "wald_df", "sandwich")
 #: are calibrated); an unknown family ranks after these.
 _COST = {"wald": 0, "sandwich": 1, "profile": 2, "bootstrap": 3, "posterior": 4}
 
+#: A coverage within ``max(COVERAGE_TOLERANCE_MIN, COVERAGE_TOLERANCE_MC * MC error)`` of the
+#: level counts as calibrated (:func:`calibration_tolerance`).
+COVERAGE_TOLERANCE_MIN = 0.02
+COVERAGE_TOLERANCE_MC = 2.0
+
 #: Overlap and weak-component thresholds used to explain a miss.
 OVERLAP_MAX_RESP = 0.9
 WEAK_WEIGHT = 0.1
@@ -71,7 +78,8 @@ _COEF_NAME = re.compile(r"^coef\[(\d+),(.*)\]$", re.DOTALL)
 
 # ----------------------------------------------------------------------------- helpers
 def calibration_tolerance(level: float, n_used: Any) -> np.ndarray:
-    """Allowed distance of a coverage from ``level``: ``max(0.02, 2 sqrt(level(1-level)/n))``.
+    """Allowed distance of a coverage from ``level``: ``max(0.02, 2 sqrt(level(1-level)/n))``
+    (:data:`COVERAGE_TOLERANCE_MIN`, :data:`COVERAGE_TOLERANCE_MC`).
 
     Parameters
     ----------
@@ -86,8 +94,8 @@ def calibration_tolerance(level: float, n_used: Any) -> np.ndarray:
     """
     n = np.asarray(n_used, dtype=float)
     with np.errstate(divide="ignore"):
-        mc = 2.0 * np.sqrt(level * (1.0 - level) / n)
-    return np.maximum(0.02, mc)
+        mc = COVERAGE_TOLERANCE_MC * np.sqrt(level * (1.0 - level) / n)
+    return np.maximum(COVERAGE_TOLERANCE_MIN, mc)
 
 
 def _truth(em) -> np.ndarray:

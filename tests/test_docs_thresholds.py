@@ -112,6 +112,12 @@ def _required() -> set[str]:
         if name.isupper() and isinstance(getattr(findings, name), int | float)
     }
     out |= {"mlrbayes.em.fit.CENSUS_MIN_STARTS", "mlrbayes.em.fit.CENSUS_MIN_SHARE"}
+    out |= {
+        f"mlrbayes.calibration.{name}"
+        for name in ("COVERAGE_TOLERANCE_MIN", "COVERAGE_TOLERANCE_MC", "OVERLAP_MAX_RESP",
+                     "WEAK_WEIGHT")
+    }  # fmt: skip
+    out.add("mlrbayes.workflow.POSTERIOR_MAX_ROWS")
     keywords = {
         "mlrbayes.compare.compare": (
             "rhat_max",
