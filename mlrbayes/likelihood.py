@@ -70,6 +70,9 @@ def component_logpdf(
 ) -> np.ndarray:
     """Normal log-density of each observation under each component's regression line.
 
+    ``y`` is (n_samples,) or, for a response that differs per parameter set (e.g. offset by
+    fixed coefficients), (..., n_samples) with the parameters' leading axes.
+
     Returns
     -------
     logpdf : ndarray of shape (..., n_samples, K)
@@ -78,7 +81,7 @@ def component_logpdf(
     sigma = np.asarray(sigma, dtype=float)
     if sigma.ndim:  # (..., K) or (..., 1) -> broadcast over observations
         sigma = sigma[..., None, :]
-    z = np.asarray(y, dtype=float)[:, None] - component_means(X, intercept, coef)
+    z = np.asarray(y, dtype=float)[..., :, None] - component_means(X, intercept, coef)
     z /= sigma
     z *= z
     z *= -0.5
@@ -180,7 +183,7 @@ def unit_logpdf(data, intercept, coef, sigma, fixed=None) -> np.ndarray:
             raise ValueError("data has fixed predictors: pass fixed of shape (r,).")
         offset = np.asarray(fixed, dtype=float) @ data.fixed.T  # (..., n)
         y = y - offset
-        lp = _shifted_logpdf(data.X, y, intercept, coef, sigma)
+        lp = component_logpdf(data.X, y, intercept, coef, sigma)  # y: (..., n)
     else:
         lp = component_logpdf(data.X, y, intercept, coef, sigma)
     if data.groups is None:
@@ -188,20 +191,6 @@ def unit_logpdf(data, intercept, coef, sigma, fixed=None) -> np.ndarray:
     out = np.zeros((*lp.shape[:-2], data.n_groups, lp.shape[-1]))
     np.add.at(out, (..., data.groups, slice(None)), lp)
     return out
-
-
-def _shifted_logpdf(X, y, intercept, coef, sigma) -> np.ndarray:
-    """``component_logpdf`` for a response with leading batch axes ``y`` (..., n)."""
-    sigma = np.asarray(sigma, dtype=float)
-    if sigma.ndim:
-        sigma = sigma[..., None, :]
-    z = np.asarray(y, dtype=float)[..., :, None] - component_means(X, intercept, coef)
-    z /= sigma
-    z *= z
-    z *= -0.5
-    z -= 0.5 * LOG_2PI
-    z -= np.log(sigma)
-    return z
 
 
 def unit_weights(data) -> np.ndarray | None:
