@@ -147,7 +147,7 @@ def pivot(
         order, only those given). Default: the standard deviation of that feature over all
         draws and components (a unit-free distance that does not depend on the labelling), or
         1 where that is 0.
-    gating : array-like of shape (*batch, K, q), optional
+    gating : array-like of shape ``(*batch, K, q)``, optional
         Centred gating coefficients of the draws (the reference then needs ``gating`` or
         ``gating_coef`` of shape (K, q), centred the same way); a relabelling permutes them
         with the components, so they help tell components apart.

@@ -177,7 +177,7 @@ def rank_statistics(truth: Any, draws: Any, random_state: Any = None) -> np.ndar
 def uniformity_tests(
     ranks: Any, n_draws: int, *, bins: int | None = None, random_state: Any = None
 ) -> pd.DataFrame:
-    """Tests that ranks are uniform on ``0 .. n_draws``, per quantity (column).
+    """Tests that ranks are uniform on the integers 0 to ``n_draws``, per quantity (column).
 
     Two tests: Pearson's chi-square on the ranks binned into ``bins`` groups of consecutive
     values (expected counts from the number of rank values in each bin), and Kolmogorov-Smirnov
