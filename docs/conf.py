@@ -39,6 +39,10 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax 3 served from the built site itself (docs/_build/html/_static/mathjax), so the
+    # formulas render without network access (CI, an offline laptop); the package's import
+    # name has hyphens, which Sphinx's importlib loader accepts.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "myst_nb",
 ]
