@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import pkgutil
 import re
 import sys
 from pathlib import Path
@@ -42,16 +43,7 @@ def quoted_thresholds(text: str) -> dict[str, float]:
 
 def _resolve_object(dotted: str):
     """Import the longest module prefix of ``dotted`` and getattr the rest."""
-    parts = dotted.split(".")
-    for i in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        for name in parts[i:]:
-            obj = getattr(obj, name)
-        return obj
-    raise ImportError(dotted)
+    return pkgutil.resolve_name(dotted)
 
 
 def code_value(ref: str) -> float:

@@ -241,19 +241,10 @@ def _homes() -> dict[int, str]:
 
 def _lookup(dotted: str):
     """The object named by ``dotted`` (module prefix imported, the rest by getattr) or None."""
-    parts = dotted.split(".")
-    for i in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        try:
-            for name in parts[i:]:
-                obj = getattr(obj, name)
-        except AttributeError:
-            return None
-        return obj
-    return None
+    try:
+        return pkgutil.resolve_name(dotted)
+    except (ImportError, AttributeError, ValueError):
+        return None
 
 
 def documented_name(dotted: str, homes: dict[int, str]) -> str | None:
