@@ -1,5 +1,6 @@
 """Helpers shared by the test modules (imported as ``from helpers import ...``; tests/ is on
-sys.path through conftest.py): hand-built posteriors with a known truth."""
+sys.path through conftest.py): hand-built posteriors with a known truth, and running the CLI
+in-process."""
 
 import numpy as np
 import xarray as xr
@@ -58,3 +59,12 @@ def draws_around(em, rng, *, scale=1.0, rho=0.0, n_chain=CHAINS, n_draw=DRAWS):
     c = em.coef + scale * np.asarray(se["coef"]) * noise((k, em.n_features))
     s = em.sigma + scale * float(se["sigma"]) * noise(())
     return w, b, c, s
+
+
+def run_cli(argv, capsys):
+    """``mlrbayes`` in-process with ``argv`` (any items, made strings): (exit code, out, err)."""
+    from mlrbayes.cli import main
+
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err

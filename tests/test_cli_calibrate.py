@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import draws_around, posterior_tree
+from helpers import draws_around, posterior_tree, run_cli
 
 from mlrbayes import simulate
 from mlrbayes.calibration import calibrate
@@ -32,10 +32,7 @@ def csv(tmp_path_factory):
     return path
 
 
-def _run(argv, capsys):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
+_run = run_cli
 
 
 BASE = ["--y", "y", "-k", "2", "--n-init", "3", "--seed", "4", "--replications", "6"]

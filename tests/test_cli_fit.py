@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_cli
 
 from mlrbayes import simulate
 from mlrbayes.cli import main
@@ -43,10 +44,7 @@ def csv(tmp_path_factory):
     return path, df
 
 
-def _run(argv, capsys):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
+_run = run_cli
 
 
 def test_fit_writes_json_equal_to_fit_em(csv, tmp_path, capsys):

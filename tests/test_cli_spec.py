@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from spec_helpers import extended_frame
 
 import mlrbayes.em
@@ -24,10 +25,7 @@ def csv(tmp_path_factory):
     return path, df
 
 
-def _run(argv, capsys):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
+_run = run_cli
 
 
 @pytest.fixture
